@@ -1,0 +1,279 @@
+"""Is my run the same as the tutorial's? Compare a log with the tutorial's and the seed band.
+
+    python compare_log.py RUN.log                     # against the tutorial and the band
+    python compare_log.py RUN.log --against B.log     # two runs, with each other
+    python compare_log.py RUN.log --plot out.png      # and draw it
+
+One unseeded log can't be matched number for number, so the judgement comes from the spread of
+many seeds of the default configuration (reference/seed_band.json, made by make_band.py).
+The rule, stated once here and in the README:
+
+    A point (the minibatch loss or the accuracy at one display step) is inside when it lies in
+    the seeds' 2.5-97.5 percentile band, widened on each side by MARGIN times the band's width
+    and by half the last printed digit. A run is consistent with the tutorial when at least
+    MIN_INSIDE of its points are inside and its final 128-image test accuracy is inside that
+    band widened the same way.
+
+Exit status: 0 consistent, 1 not consistent, 2 unreadable input.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
+REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
+
+MARGIN = 0.25       # widen each band by this share of its width, on each side
+MIN_INSIDE = 0.90   # share of points that must be inside
+# half of the last digit each value is printed with: the rounding every log carries
+ROUNDING = {"loss": 0.00005, "accuracy": 0.0005, "test_accuracy": 0.0000005}
+
+STEP_RE = re.compile(r"^Step (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
+                     r"Training Accuracy= ([0-9.]+)\s*$")
+TEST_RE = re.compile(r"^Testing Accuracy: ([0-9.eE-]+)\s*$")
+FULL_RE = re.compile(r"^# Testing Accuracy on all (\d+) test images: ([0-9.]+)\s*$")
+
+
+class LogError(Exception):
+    """The log can't be read as a run of the tutorial; the message says why."""
+
+
+def parse_log(text, name="log"):
+    """The tutorial's lines in `text`, everything else ignored.
+
+    Returns:
+        dict: steps, loss, accuracy (lists, one entry a display step), test_accuracy (the
+        tutorial's first-128 accuracy), test_accuracy_full (all test images, or None).
+    Raises:
+        LogError: no Step lines, duplicated or missing steps, or no final accuracy line.
+    """
+    steps, loss, accuracy = [], [], []
+    test_accuracy = full = None
+    for line in text.splitlines():
+        if m := STEP_RE.match(line):
+            steps.append(int(m[1]))
+            loss.append(float(m[2]))
+            accuracy.append(float(m[3]))
+        elif m := TEST_RE.match(line):
+            test_accuracy = float(m[1])
+        elif m := FULL_RE.match(line):
+            full = float(m[2])
+    if not steps:
+        raise LogError(f"{name}: no 'Step N, Minibatch Loss= ...' lines; is it a log of "
+                       "train_rnn.py?")
+    if len(set(steps)) != len(steps):
+        dup = next(s for s in steps if steps.count(s) > 1)
+        raise LogError(f"{name}: step {dup} appears more than once; use the log of one run")
+    display = steps[1] if len(steps) > 1 else None
+    expected = [1] + [display * k for k in range(1, len(steps))] if display else [1]
+    if steps != expected:
+        gap = next(e for s, e in zip(steps, expected) if s != e)
+        raise LogError(f"{name}: steps don't follow 1, {display}, {2 * (display or 0)}, ...: "
+                       f"step {gap} is missing or out of order")
+    if test_accuracy is None:
+        raise LogError(f"{name}: no 'Testing Accuracy:' line; the log is truncated "
+                       f"(last step {steps[-1]}), let the run finish")
+    return dict(steps=steps, loss=loss, accuracy=accuracy,
+                test_accuracy=test_accuracy, test_accuracy_full=full)
+
+
+def read_log(path):
+    """parse_log on a file; LogError when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        raise LogError(f"{path}: cannot read ({e.strerror})") from None
+    if not raw.strip():
+        raise LogError(f"{path}: the file is empty")
+    return parse_log(raw.decode("utf-8", errors="replace"), path)
+
+
+def read_band(path):
+    try:
+        with open(path) as f:
+            band = json.load(f)
+        band["steps"], band["loss"]["p2.5"], band["accuracy"]["p97.5"]  # the keys we use
+    except OSError as e:
+        raise LogError(f"{path}: cannot read the band ({e.strerror}); make it with "
+                       "python make_band.py") from None
+    except (ValueError, KeyError, TypeError):
+        raise LogError(f"{path}: not a seed band file; make it with python make_band.py") from None
+    return band
+
+
+# ---------------------------------------------------------------------------------------------
+# The band as intervals, and the verdict
+
+def percentile(values, q):
+    """The q-th percentile with linear interpolation (numpy's default), in plain Python."""
+    xs = sorted(values)
+    pos = (len(xs) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summarize(values):
+    """mean, std, min, max and the 2.5/97.5 percentiles of a list of numbers."""
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
+    return {"mean": mean, "std": std, "min": min(values), "max": max(values),
+            "p2.5": percentile(values, 2.5), "p97.5": percentile(values, 97.5)}
+
+
+def widened(lo, hi, rounding):
+    """The interval [lo, hi] widened by the rule's margin."""
+    pad = MARGIN * (hi - lo) + rounding
+    return lo - pad, hi + pad
+
+
+def band_intervals(band, key):
+    """Per display step, the widened 2.5-97.5 percentile interval of `key` (loss or accuracy)."""
+    return [widened(lo, hi, ROUNDING[key])
+            for lo, hi in zip(band[key]["p2.5"], band[key]["p97.5"])]
+
+
+def check_steps(run, steps, name):
+    if run["steps"] != steps:
+        def show(s):
+            return ", ".join(map(str, s[:2])) + (f", ..., {s[-1]}" if len(s) > 2 else "")
+        raise LogError(f"{name}: its display steps ({show(run['steps'])}) don't line up with "
+                       f"the band's ({show(steps)}); compare runs of the same config")
+
+
+def verdict(run, band, against=None):
+    """Judge `run` by the rule in the module docstring.
+
+    Against the band (default): each point must lie in its widened band. Against another run
+    (`against`): each point must differ from that run's by no more than its widened band's width,
+    the spread seen between seeds.
+
+    Returns:
+        (consistent: bool, marks: {key: [bool per step]}, lines: list of verdict text lines)
+    """
+    marks, inside, total = {}, 0, 0
+    for key in ("loss", "accuracy"):
+        intervals = band_intervals(band, key)
+        if against is None:
+            ok = [lo <= v <= hi for v, (lo, hi) in zip(run[key], intervals)]
+        else:
+            ok = [abs(v - w) <= hi - lo for v, w, (lo, hi) in zip(run[key], against[key], intervals)]
+        marks[key] = ok
+        inside, total = inside + sum(ok), total + len(ok)
+    t = band["test_accuracy"]
+    lo, hi = widened(t["p2.5"], t["p97.5"], ROUNDING["test_accuracy"])
+    if against is None:
+        test_ok = lo <= run["test_accuracy"] <= hi
+        test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f}, "
+                     f"band {lo:.4f} .. {hi:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
+    else:
+        diff = abs(run["test_accuracy"] - against["test_accuracy"])
+        test_ok = diff <= hi - lo
+        test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f} vs "
+                     f"{against['test_accuracy']:.4f}, difference {diff:.4f}, allowed "
+                     f"{hi - lo:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
+    share = inside / total
+    lines = [f"points inside the band: {inside} of {total} ({share:.0%}; the rule needs "
+             f"{MIN_INSIDE:.0%})", test_line]
+    why = []
+    if share < MIN_INSIDE:
+        outside = [s for key in marks for s, ok in zip(run["steps"], marks[key]) if not ok]
+        why.append(f"{total - inside} of {total} points outside the band "
+                   f"(from step {min(outside)})")
+    if not test_ok:
+        why.append("final test accuracy outside its band")
+    lines.append("consistent with the tutorial" if not why and against is None else
+                 "consistent with the other run" if not why else
+                 "not consistent: " + "; ".join(why))
+    return not why, marks, lines
+
+
+def table(run, ref, band, marks, ref_name):
+    """Side-by-side rows: reference, run, band, and '*' where the run falls outside."""
+    loss_band, acc_band = band_intervals(band, "loss"), band_intervals(band, "accuracy")
+    head = (f"{'step':>6} | {ref_name + ' loss':>14} {'acc':>6} | {'run loss':>9} {'acc':>6} | "
+            f"{'band loss':>15} {'band acc':>13}")
+    rows = [head, "-" * len(head)]
+    for i, step in enumerate(run["steps"]):
+        mark = lambda key: " " if marks[key][i] else "*"
+        rows.append(f"{step:>6} | {ref['loss'][i]:>14.4f} {ref['accuracy'][i]:>6.3f} | "
+                    f"{run['loss'][i]:>8.4f}{mark('loss')} {run['accuracy'][i]:>5.3f}"
+                    f"{mark('accuracy')} | {loss_band[i][0]:>6.3f} .. {loss_band[i][1]:<6.3f}"
+                    f" {acc_band[i][0]:>5.3f} .. {acc_band[i][1]:<5.3f}")
+    return "\n".join(rows)
+
+
+def plot(path, run, ref, band, run_name, ref_name):
+    """Loss and accuracy panels: the band shaded, the reference and the run as lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in zip(axes, ("loss", "accuracy"), ("minibatch loss", "training accuracy")):
+        lo, hi = zip(*band_intervals(band, key))
+        ax.fill_between(band["steps"], lo, hi, color="tab:blue", alpha=0.18,
+                        label=f"band of {len(band.get('seeds', []))} seeds (widened)")
+        ax.plot(band["steps"], band[key]["mean"], color="tab:blue", lw=0.8, ls=":",
+                label="seed mean")
+        ax.plot(ref["steps"], ref[key], color="black", lw=1.2, label=ref_name)
+        ax.plot(run["steps"], run[key], color="tab:red", lw=1.2, label=run_name)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{run_name} vs {ref_name}")
+    fig.tight_layout()
+    fd_dir = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(fd_dir, f".tmp-{os.getpid()}-{os.path.basename(path)}")
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="compare_log.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", help="a log of train_rnn.py (stdout, or the run folder's log)")
+    parser.add_argument("--against", help="another run's log to compare with, instead of the "
+                        "tutorial's")
+    parser.add_argument("--reference", default=REFERENCE_LOG, help="the reference log "
+                        "(default: the tutorial's published log)")
+    parser.add_argument("--band", default=REFERENCE_BAND, help="the seed band (default: "
+                        "reference/seed_band.json)")
+    parser.add_argument("--plot", metavar="PNG", help="also draw the comparison into this file")
+    args = parser.parse_args(argv)
+    try:
+        run = read_log(args.run)
+        ref_path = args.against or args.reference
+        ref = read_log(ref_path)
+        band = read_band(args.band)
+        check_steps(run, band["steps"], args.run)
+        check_steps(ref, band["steps"], ref_path)
+        if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+            raise LogError(f"--plot {args.plot}: its folder does not exist")
+    except LogError as e:
+        parser.exit(2, f"compare_log.py: error: {e}\n")
+
+    ref_name = "tutorial" if ref_path == REFERENCE_LOG else os.path.basename(ref_path)
+    consistent, marks, lines = verdict(run, band, ref if args.against else None)
+    print(table(run, ref, band, marks, ref_name))
+    print()
+    print("\n".join(lines))
+    if args.plot:
+        plot(args.plot, run, ref, band, os.path.basename(args.run), ref_name)
+        print(f"# plot written to {args.plot}")
+    return 0 if consistent else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

