@@ -20,5 +20,10 @@ test_len = 128  # the tutorial's "Testing Accuracy" uses the first test_len test
 data_dir = "/tmp/data/"  # where the four MNIST .gz files live (fetched there when missing)
 validation_size = 5000  # as TF1: the first 5000 of the 60000 train images are validation
 
+# Run folder: runs_dir/<run name>/ holds the log, config.json, checkpoints, TensorBoard events
+runs_dir = "runs"  # resume a run with: python train_rnn.py --resume runs/<name>
+checkpoint_every = 1000  # steps between checkpoints (one is also saved at the end and on Ctrl-C)
+keep_checkpoints = 3  # newest checkpoints kept; older ones are deleted
+
 # Reproducibility
 seed = None  # None: draw one and print it; an int: repeat that run exactly

@@ -203,7 +203,8 @@ def _sha256(data):
 
 def _atomic_write(path, data):
     """Write bytes to `path` through a temp file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-" + os.path.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                               prefix=".tmp-" + os.path.basename(path))
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
         with os.fdopen(fd, "wb") as f:
@@ -215,6 +216,11 @@ def _atomic_write(path, data):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path, text):
+    """Write text to `path` atomically (temp file, then rename)."""
+    _atomic_write(path, text.encode())
 
 
 def load_verified(path):

@@ -20,11 +20,11 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 
 from tqdm import tqdm
 
 from compare_log import LogError, parse_log, read_log, summarize
+from data import atomic_write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,14 +36,6 @@ def cpu_model():
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
-
-
-def atomic_write_text(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
 
 
 def run_seed(seed, train_args, runs_dir, cores):

@@ -15,15 +15,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse
 import contextlib
+import itertools
+import json
 import math
 import re
 import secrets
 import shlex
+import signal
 import tempfile
+import time
 import types
 import warnings
 
 import numpy as np
+from tqdm import tqdm
 
 import config
 import data
@@ -117,6 +122,8 @@ def parse_config(argv, parser=None):
         known = ", ".join(config_defaults())
         parser.error(f"unknown config key {unknown[0].split('=')[0]}; known keys: {known}")
     cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in config_defaults()})
+    args.explicit = {k for k in config_defaults()
+                     if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
     problem = check_config(cfg)
     if problem:
         parser.error(problem)
@@ -127,7 +134,7 @@ def check_config(cfg):
     """The first invalid value of `cfg` as a one-line message naming key and range, or None."""
     train_size = MNIST_TRAIN - cfg.validation_size
     positive = ("training_steps", "batch_size", "display_step", "num_hidden",
-                "num_input", "timesteps", "test_len")
+                "num_input", "timesteps", "test_len", "checkpoint_every", "keep_checkpoints")
     for key in positive:
         if getattr(cfg, key) <= 0:
             return f"--{key} must be a positive integer, got {getattr(cfg, key)}"
@@ -215,6 +222,68 @@ class TrainingDiverged(Exception):
     pass
 
 
+class RunError(Exception):
+    """A run folder or checkpoint can't be used; the message says which and what to do."""
+
+
+def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
+    """Train on `mnist` and log the tutorial's lines through `log`; return the final accuracies.
+
+    With `run_dir`, checkpoints and TensorBoard events go there, and `resume` continues from
+    its newest checkpoint. Ctrl-C saves a checkpoint and raises KeyboardInterrupt.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite.
+        RunError: the checkpoint to resume from is missing, corrupted or of another model.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        g = build_graph(cfg, seed)
+        ckpt = Checkpointer(mnist.train, cfg.keep_checkpoints) if run_dir else None
+        init = tf.compat.v1.global_variables_initializer()
+    X, Y, train_op, loss_op, accuracy = g["X"], g["Y"], g["train_op"], g["loss_op"], g["accuracy"]
+
+    with tf.compat.v1.Session(graph=graph, config=session_config()) as sess, \
+            RunOutputs(run_dir, graph, cfg, log) as out:
+        sess.run(init)
+        first = ckpt.restore(sess, run_dir) + 1 if resume else 1
+        bar = out.progress(first - 1)
+        with StopOnSigint() as stop:
+            for step in range(first, cfg.training_steps + 1):
+                batch_x, batch_y = mnist.train.next_batch(cfg.batch_size)
+                # Reshape data to get 28 sequences of 28 elements: (B, timesteps, num_input)
+                batch_x = batch_x.reshape((cfg.batch_size, cfg.timesteps, cfg.num_input))
+                # Run optimization op (backprop); the loss comes along to catch divergence
+                _, train_loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
+                if not math.isfinite(train_loss):
+                    raise TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
+                                           f"--learning_rate (now {cfg.learning_rate})")
+                if step % cfg.display_step == 0 or step == 1:
+                    # Batch loss and accuracy after the update, as the tutorial did
+                    loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
+                    out.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
+                            + ", Training Accuracy= " + "{:.3f}".format(acc))
+                    out.scalars(step, minibatch_loss=loss, training_accuracy=acc)
+                bar.update(1)
+                if ckpt and (step % cfg.checkpoint_every == 0 or step == cfg.training_steps
+                             or stop.requested):
+                    ckpt.save(sess, run_dir, step)
+                if stop.requested:
+                    raise KeyboardInterrupt(step)
+        bar.close()
+        out.log("Optimization Finished!")
+
+        # The tutorial's accuracy on the first test_len test images, then on all of them
+        test_data = mnist.test.images[:cfg.test_len].reshape((-1, cfg.timesteps, cfg.num_input))
+        test_label = mnist.test.labels[:cfg.test_len]
+        test_acc = sess.run(accuracy, feed_dict={X: test_data, Y: test_label})
+        out.log("Testing Accuracy: " + str(test_acc))
+        full_acc = full_test_accuracy(sess, g, mnist.test, cfg)
+        out.log(f"# Testing Accuracy on all {mnist.test.num_examples} test images: {full_acc:.4f}")
+        out.scalars(cfg.training_steps, test_accuracy=test_acc, test_accuracy_all=full_acc)
+    return float(test_acc), float(full_acc)
+
+
 def full_test_accuracy(sess, g, test, cfg, chunk=1000):
     """Accuracy on every test image, evaluated in chunks to bound memory."""
     correct = 0
@@ -225,63 +294,234 @@ def full_test_accuracy(sess, g, test, cfg, chunk=1000):
     return correct / test.num_examples
 
 
-def train(cfg, seed, mnist, log=print):
-    """Train on `mnist` and log the tutorial's lines through `log`; return the final accuracies.
+# ---------------------------------------------------------------------------------------------
+# Run folder: checkpoints, log, TensorBoard, progress, Ctrl-C
 
-    Raises:
-        TrainingDiverged: the loss became NaN or infinite.
+class Checkpointer:
+    """A Saver for the model and the data pipeline's state, in one TF checkpoint.
+
+    Resuming needs the step and the train set's permutation, position, epoch count and RNG
+    state as well as the weights; they are variables here, so one checkpoint holds them all and
+    TensorFlow writes it atomically.
     """
-    graph = tf.Graph()
-    with graph.as_default():
-        g = build_graph(cfg, seed)
-        init = tf.compat.v1.global_variables_initializer()
-    X, Y, train_op, loss_op, accuracy = g["X"], g["Y"], g["train_op"], g["loss_op"], g["accuracy"]
 
-    with tf.compat.v1.Session(graph=graph, config=session_config()) as sess:
-        sess.run(init)
-        for step in range(1, cfg.training_steps + 1):
-            batch_x, batch_y = mnist.train.next_batch(cfg.batch_size)
-            # Reshape data to get 28 sequences of 28 elements: (B, timesteps, num_input)
-            batch_x = batch_x.reshape((cfg.batch_size, cfg.timesteps, cfg.num_input))
-            # Run optimization op (backprop); the loss comes along to catch divergence
-            _, train_loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
-                                       f"--learning_rate (now {cfg.learning_rate})")
-            if step % cfg.display_step == 0 or step == 1:
-                # Calculate batch loss and accuracy after the update, as the tutorial did
-                loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
-                log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
-                    + ", Training Accuracy= " + "{:.3f}".format(acc))
-        log("Optimization Finished!")
+    def __init__(self, dataset, keep):
+        tf1 = tf.compat.v1
+        self.dataset = dataset
+        self.state, self.feeds, assigns = {}, {}, []
+        with tf1.variable_scope("resume_state"):
+            for key, value in dict(dataset.get_state(), step=np.int64(0)).items():
+                dtype = tf.float64 if np.asarray(value).dtype.kind == "f" else tf.int64
+                var = tf1.get_variable(key, shape=np.shape(value), dtype=dtype, trainable=False,
+                                       initializer=tf1.zeros_initializer())
+                self.feeds[key] = tf1.placeholder(dtype, np.shape(value))
+                self.state[key] = var
+                assigns.append(var.assign(self.feeds[key]))
+        self.assign = tf.group(*assigns)
+        self.saver = tf1.train.Saver(max_to_keep=keep, save_relative_paths=True)
 
-        # The tutorial's accuracy on the first test_len test images, then on all of them
-        test_data = mnist.test.images[:cfg.test_len].reshape((-1, cfg.timesteps, cfg.num_input))
-        test_label = mnist.test.labels[:cfg.test_len]
-        test_acc = sess.run(accuracy, feed_dict={X: test_data, Y: test_label})
-        log("Testing Accuracy: " + str(test_acc))
-        full_acc = full_test_accuracy(sess, g, mnist.test, cfg)
-        log(f"# Testing Accuracy on all {mnist.test.num_examples} test images: {full_acc:.4f}")
-    return float(test_acc), float(full_acc)
+    def save(self, sess, run_dir, step):
+        state = dict(self.dataset.get_state(), step=step)
+        sess.run(self.assign, {self.feeds[k]: np.asarray(v).astype(self.feeds[k].dtype.as_numpy_dtype)
+                               for k, v in state.items()})
+        self.saver.save(sess, os.path.join(run_dir, "ckpt"), global_step=step,
+                        write_meta_graph=False)
+
+    def restore(self, sess, run_dir):
+        """Load the newest checkpoint of `run_dir` into `sess` and the data set; return its step."""
+        path = os.path.join(run_dir, f"ckpt-{latest_step(run_dir)}")
+        try:
+            self.saver.restore(sess, path)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+            first = str(e).strip().splitlines()[0][:200]
+            raise RunError(f"checkpoint {path} does not match this model ({first}); resume "
+                           "with the run's own config") from None
+        except (tf.errors.DataLossError, tf.errors.OpError, ValueError) as e:
+            first = str(e).strip().splitlines()[0][:200]
+            raise RunError(f"checkpoint {path} is corrupted ({first}); delete it to resume from "
+                           "an earlier one, or start a new run") from None
+        state = dict(zip(self.state, sess.run(list(self.state.values()))))
+        self.dataset.set_state(state)
+        return int(state["step"])
+
+
+class RunOutputs:
+    """Where a run's lines and numbers go: stdout, the run folder's log and TensorBoard events.
+
+    Without a run folder, only `log`.
+    """
+
+    def __init__(self, run_dir, graph, cfg, log):
+        self.run_dir, self.graph, self.cfg, self._print = run_dir, graph, cfg, log
+        self.bar = None
+
+    def __enter__(self):
+        self.file = self.writer = None
+        if self.run_dir:
+            self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
+            self.writer = tf.compat.v1.summary.FileWriter(self.run_dir, self.graph)
+        return self
+
+    def __exit__(self, *exc):
+        if self.file:
+            self.file.close()
+            self.writer.close()
+
+    def log(self, line):
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(line, file=sys.stdout)
+        else:
+            self._print(line)
+        if self.file:
+            self.file.write(line + "\n")
+            self.file.flush()
+
+    def scalars(self, step, **values):
+        if self.writer:
+            summary = tf.compat.v1.Summary(value=[
+                tf.compat.v1.Summary.Value(tag=tag, simple_value=float(v))
+                for tag, v in values.items()])
+            self.writer.add_summary(summary, step)
+
+    def progress(self, done):
+        """A tqdm bar on stderr when it is a terminal; nothing otherwise, so logs stay clean."""
+        if self.writer and done:
+            # TensorBoard drops the events of earlier tries past this step
+            self.writer.add_session_log(
+                tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START), done + 1)
+        self.bar = tqdm(total=self.cfg.training_steps, initial=done, unit="step",
+                        file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
+                        mininterval=0.5)
+        return self.bar
+
+
+class StopOnSigint:
+    """While active, the first Ctrl-C only sets `requested`, so the loop can save and stop."""
+
+    def __enter__(self):
+        self.requested = False
+        self.previous = signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested = True
+        signal.signal(signal.SIGINT, self.previous)   # a second Ctrl-C stops at once
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
+RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir"}
+
+
+def new_run_dir(cfg, run_name):
+    """Create runs/<run_name or timestamp>; the timestamp gets -2, -3 ... when taken."""
+    name = run_name or time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(cfg.runs_dir, name)
+    for k in itertools.count(2):
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            if run_name:
+                raise RunError(f"run folder {path} exists; resume it with --resume {path}, "
+                               "or choose another --run_name") from None
+            path = os.path.join(cfg.runs_dir, f"{name}-{k}")
+        except OSError as e:
+            raise RunError(f"cannot create run folder {path} ({e.strerror}); "
+                           "set --runs_dir to a writable folder") from None
+
+
+def load_run(run_dir, cfg, explicit):
+    """The config and seed of the run in `run_dir`, with the command line's changes checked."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            saved = json.load(f)
+        saved_cfg, seed = saved["config"], int(saved["seed"])
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} is not a run folder (no config.json); give the folder "
+                       "that train_rnn.py printed") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"{run_dir}/config.json is unreadable; start a new run") from None
+    for key in explicit - RESUMABLE:
+        if getattr(cfg, key) != saved_cfg.get(key):
+            raise RunError(f"{run_dir} was trained with {key}={saved_cfg.get(key)}, not "
+                           f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
+    merged = dict(config_defaults(), **saved_cfg)
+    merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
+    return types.SimpleNamespace(**merged), seed
+
+
+def latest_step(run_dir):
+    """The step of the newest checkpoint in `run_dir`."""
+    path = tf.compat.v1.train.latest_checkpoint(run_dir)
+    if path is None:
+        raise RunError(f"{run_dir} has no checkpoint to resume from; start a new run")
+    return int(path.rsplit("-", 1)[1])
+
+
+def truncate_log(run_dir, step):
+    """Keep the run's log up to `step`, the lines that the resumed run will not print again."""
+    path = os.path.join(run_dir, "log.txt")
+    kept = []
+    with contextlib.suppress(FileNotFoundError):
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"Step (\d+),", line)
+                if m and int(m[1]) > step or not m and kept and not line.startswith("# seed"):
+                    break
+                kept.append(line)
+    data.atomic_write_text(path, "".join(kept))
+    return kept
 
 
 def repeat_command(cfg, seed):
     """The command line that repeats this run: the seed plus every non-default constant."""
     defaults = config_defaults()
-    args = [f"--{k}={v}" for k, v in vars(cfg).items() if k != "seed" and v != defaults[k]]
+    args = [f"--{k}={v}" for k, v in vars(cfg).items()
+            if k not in ("seed", "runs_dir") and v != defaults[k]]
     return shlex.join(["python", "train_rnn.py", f"--seed={seed}", *args])
 
 
 def main(argv=None):
-    cfg, _ = parse_config(sys.argv[1:] if argv is None else argv)
-    seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
-    print(f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}", flush=True)
+    parser = config_parser()
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder "
+                        "from its newest checkpoint")
+    parser.add_argument("--run_name", help="name of the run folder (default: a timestamp)")
+    cfg, args = parse_config(sys.argv[1:] if argv is None else argv, parser)
+    run_dir = None
     try:
+        if args.resume:
+            cfg, seed = load_run(args.resume, cfg, args.explicit)
+            run_dir = args.resume
+            step = latest_step(run_dir)
+            truncate_log(run_dir, step)
+            print(f"# resuming {run_dir} from step {step}", file=sys.stderr, flush=True)
+        else:
+            seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
+            run_dir = new_run_dir(cfg, args.run_name)
+            data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
+                {"config": dict(vars(cfg), seed=seed), "seed": seed,
+                 "command": repeat_command(cfg, seed)}, indent=1) + "\n")
+            header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
+            print(header, flush=True)
+            data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
         mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
                                     validation_size=cfg.validation_size, seed=seed)
-        train(cfg, seed, mnist, log=lambda line: print(line, flush=True))
-    except (data.DataError, TrainingDiverged) as e:
+        train(cfg, seed, mnist, log=lambda line: print(line, flush=True), run_dir=run_dir,
+              resume=bool(args.resume))
+    except (data.DataError, TrainingDiverged, RunError) as e:
         sys.exit(f"train_rnn.py: error: {e}")
+    except KeyboardInterrupt as e:
+        if run_dir and tf.compat.v1.train.latest_checkpoint(run_dir):
+            saved = f"checkpoint saved at step {e.args[0]}; " if e.args else ""
+            print(f"\n# interrupted: {saved}resume with: python train_rnn.py --resume {run_dir}",
+                  file=sys.stderr)
+        else:
+            print("\n# interrupted before the first checkpoint: nothing to resume",
+                  file=sys.stderr)
+        sys.exit(130)
+    print(f"# run folder: {run_dir} (tensorboard --logdir {cfg.runs_dir})", file=sys.stderr)
 
 
 if __name__ == "__main__":

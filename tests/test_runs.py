@@ -1,0 +1,119 @@
+"""Run folders: checkpoints, exact resume after SIGINT and SIGKILL, TensorBoard, bad folders."""
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+TINY = ("--training_steps=300", "--display_step=20", "--checkpoint_every=100", "--seed=5",
+        "--num_hidden=32")
+
+
+def train_cmd(runs_dir, mnist_dir, *args):
+    return [sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs_dir}",
+            f"--data_dir={mnist_dir}", *args]
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+def interrupt_at(cmd, step, sig):
+    """Start training, send `sig` once the log shows `step`; return (exit code, stderr)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in p.stdout:
+        if line.startswith(f"Step {step},"):
+            p.send_signal(sig)
+            break
+    _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory, mnist_dir):
+    """The same seed run without interruption."""
+    runs = tmp_path_factory.mktemp("runs")
+    r = run(train_cmd(runs, mnist_dir, *TINY, "--run_name=whole"))
+    assert r.returncode == 0, r.stderr
+    return runs / "whole", r.stdout
+
+
+def test_run_folder_contents(reference_run):
+    folder, stdout = reference_run
+    assert (folder / "log.txt").read_text() == stdout          # the same lines as stdout
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["seed"] == 5 and saved["config"]["num_hidden"] == 32
+    names = os.listdir(folder)
+    assert {"ckpt-100.index", "ckpt-200.index", "ckpt-300.index", "checkpoint"} <= set(names)
+    assert any(n.startswith("events.out.tfevents") for n in names)
+
+
+@pytest.mark.parametrize("sig, at_step", [(signal.SIGINT, 140), (signal.SIGKILL, 260)])
+def test_resume_after_interruption_gives_the_same_log(tmp_path, mnist_dir, reference_run,
+                                                      sig, at_step):
+    folder, _ = reference_run
+    cmd = train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=cut")
+    code, err = interrupt_at(cmd, at_step, sig)
+    cut = tmp_path / "cut"
+    if sig == signal.SIGINT:
+        assert code == 130 and "Traceback" not in err
+        saved = int(re.search(r"checkpoint saved at step (\d+);", err)[1])
+        assert at_step <= saved < 200     # between the checkpoints at 100 and 200
+        assert f"python train_rnn.py --resume {cut}" in err
+    else:
+        assert code == -signal.SIGKILL
+    assert not [n for n in os.listdir(cut) if "tmp" in n.lower()]   # nothing half-written
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={cut}"))
+    assert r.returncode == 0, r.stderr
+    assert (cut / "log.txt").read_text() == (folder / "log.txt").read_text()
+
+
+def test_tensorboard_scalars_match_the_log(reference_run):
+    import tensorflow as tf
+    folder, stdout = reference_run
+    logged = {}
+    for line in stdout.splitlines():
+        if line.startswith("Step "):
+            step = int(line.split(",")[0].split()[1])
+            logged[step] = (line.split("Loss= ")[1].split(",")[0], line.split("Accuracy= ")[1])
+    seen, graph_written = {}, False
+    events = [n for n in os.listdir(folder) if n.startswith("events.out.tfevents")]
+    for event in tf.compat.v1.train.summary_iterator(str(folder / events[0])):
+        graph_written |= event.HasField("graph_def")
+        for v in event.summary.value:
+            seen.setdefault(event.step, {})[v.tag] = v.simple_value
+    assert graph_written
+    for step, (loss, acc) in logged.items():
+        assert f"{seen[step]['minibatch_loss']:.4f}" == loss
+        assert f"{seen[step]['training_accuracy']:.3f}" == acc
+    test_line = next(l for l in stdout.splitlines() if l.startswith("Testing Accuracy: "))
+    assert seen[300]["test_accuracy"] == pytest.approx(float(test_line.split()[-1]), abs=1e-6)
+    assert 0 < seen[300]["test_accuracy_all"] < 1
+
+
+def test_corrupted_checkpoint_is_one_line(tmp_path, mnist_dir, reference_run):
+    folder, _ = reference_run
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-r", str(folder), str(copy)], check=True)
+    data_file = copy / "ckpt-300.data-00000-of-00001"
+    data_file.write_bytes(data_file.read_bytes()[:100])
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        f"train_rnn.py: error: checkpoint {copy}/ckpt-300 is corrupted")
+
+
+def test_config_mismatch_and_missing_run(tmp_path, mnist_dir, reference_run):
+    folder, _ = reference_run
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={folder}", "--num_hidden=64"))
+    assert r.returncode == 1
+    assert f"{folder} was trained with num_hidden=32, not 64" in r.stderr
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/nope"))
+    assert r.returncode == 1 and "is not a run folder (no config.json)" in r.stderr
+    r = run(train_cmd(tmp_path, mnist_dir, *TINY, f"--run_name=whole", f"--runs_dir={folder.parent}"))
+    assert r.returncode == 1 and "exists; resume it with --resume" in r.stderr
