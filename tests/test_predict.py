@@ -1,0 +1,117 @@
+"""predict.py: MNIST-like inputs from any image, and predictions equal to the graph's own."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import predict
+from conftest import ROOT
+
+
+def run_predict(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "predict.py"), *args],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, mnist_dir):
+    """A run trained for a few steps through the real command line."""
+    runs = tmp_path_factory.mktemp("runs")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs}",
+                        f"--data_dir={mnist_dir}", "--run_name=tiny", "--training_steps=150",
+                        "--display_step=50", "--learning_rate=0.05", "--seed=2"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return runs / "tiny"
+
+
+def graph_probabilities(run_dir, images):
+    """The trained graph's softmax on raw arrays, without predict.py's image handling."""
+    import tensorflow as tf
+    import train_rnn
+    cfg = train_rnn.types.SimpleNamespace(**json.loads((run_dir / "config.json").read_text())["config"])
+    with tf.Graph().as_default():
+        g = train_rnn.build_graph(cfg, seed=123)
+        saver = tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables())
+        with tf.compat.v1.Session() as sess:
+            saver.restore(sess, tf.compat.v1.train.latest_checkpoint(str(run_dir)))
+            return sess.run(g["prediction"], {g["X"]: images.reshape(-1, 28, 28)})
+
+
+def test_png_predictions_equal_the_graphs(trained_run, mnist, tmp_path):
+    images = mnist.test.images[:8]
+    paths = []
+    for i, x in enumerate(images):
+        paths.append(str(tmp_path / f"digit{i}.png"))
+        Image.fromarray(np.round(x.reshape(28, 28) * 255).astype(np.uint8)).save(paths[-1])
+    r = run_predict(*paths, "--run", str(trained_run), "--test_index", "0", "1")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"# {trained_run}/ckpt-150"
+    probs = graph_probabilities(trained_run, images)
+    for path, line, p in zip(paths, lines[1:], probs):
+        top = np.argsort(p)[::-1][:3]
+        assert line == f"{path}: {top[0]}  (" + ", ".join(f"{d}: {p[d]:.3f}" for d in top) + ")"
+    # --test_index feeds the same arrays, and shows the true label
+    for n, line in zip((0, 1), lines[-2:]):
+        label = mnist.test.labels[n].argmax()
+        assert line.startswith(f"test[{n}]: {probs[n].argmax()}  (") and line.endswith(f"true {label}")
+
+
+def test_dark_on_white_at_another_size_gives_the_mnist_input(mnist, tmp_path):
+    for i in range(10):
+        x = mnist.test.images[i].reshape(28, 28)
+        # the digit drawn dark on white, 4x larger, off-centre on a bigger colour page
+        big = Image.fromarray(255 - np.round(x * 255).astype(np.uint8)).resize((112, 112),
+                                                                                Image.BICUBIC)
+        page = Image.new("RGB", (260, 180), "white")
+        page.paste(big.convert("RGB"), (120, 10))
+        page.save(tmp_path / "page.jpg", quality=95)
+        made = predict.load_image(str(tmp_path / "page.jpg"))
+        assert made.shape == (28, 28) and made.dtype == np.float32
+        assert np.abs(made - x).mean() < 0.06, i
+        # centring by centre of mass places a resampled digit within one pixel of the original
+        best = max(np.corrcoef(np.roll(made, shift, (0, 1)).ravel(), x.ravel())[0, 1]
+                   for shift in [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)])
+        assert best > 0.9, i
+
+
+def test_save_input_writes_what_the_network_saw(trained_run, tmp_path):
+    page = Image.new("L", (64, 48), 255)
+    page.paste(0, (20, 8, 30, 40))       # a dark bar: a "1"
+    page.save(tmp_path / "one.png")
+    r = run_predict(str(tmp_path / "one.png"), "--run", str(trained_run),
+                    "--save_input", str(tmp_path / "seen.png"))
+    assert r.returncode == 0, r.stderr
+    seen = np.asarray(Image.open(tmp_path / "seen.png"))
+    assert seen.shape == (28, 28) and seen.max() == 255 and seen[0].max() == 0
+    rows = np.nonzero(seen.max(1))[0]
+    assert rows[-1] - rows[0] + 1 == 20                  # scaled to fit the 20x20 box
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"not an image"), "cannot read it as an image"),
+    (lambda p: Image.new("L", (40, 40), 255).save(p, format="PNG"), "no digit found"),
+    (lambda p: None, "no such file"),
+])
+def test_bad_images_are_one_line(trained_run, tmp_path, make, message):
+    path = tmp_path / "x.png"
+    make(path)
+    r = run_predict(str(path), "--run", str(trained_run))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("predict.py: error: ") and message in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def test_missing_run_or_checkpoint(trained_run, tmp_path):
+    r = run_predict("--test_index", "0", "--run", str(tmp_path / "nope"))
+    assert r.returncode == 1 and "does not exist" in r.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.json").write_text((trained_run / "config.json").read_text())
+    r = run_predict("--test_index", "0", "--run", str(empty))
+    assert r.returncode == 1 and "has no checkpoint" in r.stderr and "Traceback" not in r.stderr
