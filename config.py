@@ -14,6 +14,7 @@ num_input = 28  # MNIST data input (img shape: 28*28): pixels per timestep, one 
 timesteps = 28  # timesteps: rows read one after another
 num_hidden = 128  # hidden layer num of features (LSTM units)
 num_classes = 10  # MNIST total classes (0-9 digits)
+lstm_impl = "basic"  # "basic": the tutorial's BasicLSTMCell; "fast": same math, fused ops
 
 # Evaluation and data
 test_len = 128  # the tutorial's "Testing Accuracy" uses the first test_len test images
@@ -21,7 +22,7 @@ data_dir = "/tmp/data/"  # where the four MNIST .gz files live (fetched there wh
 validation_size = 5000  # as TF1: the first 5000 of the 60000 train images are validation
 
 # Run folder: runs_dir/<run name>/ holds the log, config.json, checkpoints, TensorBoard events
-runs_dir = "runs"  # resume a run with: python train_rnn.py --resume runs/<name>
+runs_dir = "runs"  # resume a run with: python train_rnn.py --resume runs/<name>; "": no folder
 checkpoint_every = 1000  # steps between checkpoints (one is also saved at the end and on Ctrl-C)
 keep_checkpoints = 3  # newest checkpoints kept; older ones are deleted
 

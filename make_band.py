@@ -41,7 +41,8 @@ def cpu_model():
 def run_seed(seed, train_args, runs_dir, cores):
     """Run one seed pinned to `cores`; its log lands in runs_dir/seed_<seed>.log when done."""
     path = os.path.join(runs_dir, f"seed_{seed}.log")
-    cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), f"--seed={seed}", *train_args]
+    cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), f"--seed={seed}", "--runs_dir=",
+           *train_args]   # no run folder: the log is all the band needs
     r = subprocess.run(cmd, capture_output=True, text=True,
                        preexec_fn=lambda: os.sched_setaffinity(0, cores))
     if r.returncode != 0:

@@ -152,6 +152,8 @@ def check_config(cfg):
                 f"got {cfg.batch_size}")
     if cfg.test_len > MNIST_TEST:
         return f"--test_len must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
+    if cfg.lstm_impl not in ("basic", "fast"):
+        return f"--lstm_impl must be basic or fast, got {cfg.lstm_impl!r}"
     if cfg.seed is not None and not 0 <= cfg.seed < 2**31:
         return f"--seed must be between 0 and {2**31 - 1}, got {cfg.seed}"
     return None
@@ -183,17 +185,22 @@ def build_graph(cfg, seed):
     biases = {"out": tf.Variable(tf1.random_normal([cfg.num_classes], seed=2),
                                  name="biases_out")}
 
-    # timesteps tensors of shape (B, num_input): the image's rows, top to bottom
-    x = tf.unstack(X, cfg.timesteps, 1)
-    lstm_cell = tf1.nn.rnn_cell.BasicLSTMCell(cfg.num_hidden, forget_bias=1.0)
     # TF1's default kernel initializer (glorot uniform; the bias starts at zeros), seeded
     # here: the legacy cell ignores the graph seed alone.
     with tf1.variable_scope("rnn", initializer=tf1.glorot_uniform_initializer(seed=3)) as scope:
         pass
-    outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32, scope=scope)
+    if cfg.lstm_impl == "basic":
+        # timesteps tensors of shape (B, num_input): the image's rows, top to bottom
+        x = tf.unstack(X, cfg.timesteps, 1)
+        lstm_cell = tf1.nn.rnn_cell.BasicLSTMCell(cfg.num_hidden, forget_bias=1.0)
+        outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32, scope=scope)
+        last_output = outputs[-1]
+    else:
+        with tf1.variable_scope(scope):
+            last_output = fast_lstm(X, cfg.num_hidden, forget_bias=1.0)
 
     # Linear activation, using the last output of the unrolled LSTM
-    logits = tf.matmul(outputs[-1], weights["out"]) + biases["out"]  # (B, 10)
+    logits = tf.matmul(last_output, weights["out"]) + biases["out"]  # (B, 10)
     prediction = tf.nn.softmax(logits)
 
     # Loss and optimizer
@@ -207,6 +214,57 @@ def build_graph(cfg, seed):
     return dict(X=X, Y=Y, logits=logits, prediction=prediction, loss_op=loss_op,
                 train_op=train_op, accuracy=accuracy, correct_pred=correct_pred,
                 weights=weights, biases=biases)
+
+
+def fast_lstm(X, num_hidden, forget_bias):
+    """BasicLSTMCell + static_rnn with fewer, fused ops; returns the last output (B, H).
+
+    The same mathematics, gate order (i, j, f, o), forget_bias added at run time and variables
+    (basic_lstm_cell/kernel [I + H, 4H], bias [4H]), so checkpoints move between the two. Each
+    timestep is one fused LSTMBlockCell op forward and one LSTMBlockCellGrad op plus one matmul
+    backward; the weight gradients of all timesteps are summed in one matrix product.
+    """
+    tf1 = tf.compat.v1
+    _, T, I = X.shape.as_list()
+    H = num_hidden
+    with tf1.variable_scope("basic_lstm_cell"):
+        kernel = tf1.get_variable("kernel", [I + H, 4 * H])
+        bias = tf1.get_variable("bias", [4 * H], initializer=tf1.zeros_initializer())
+
+    @tf.custom_gradient
+    def lstm(X, w, b):
+        x_tm = tf.transpose(X, [1, 0, 2])             # (T, B, I): time-major
+        xs = tf.unstack(x_tm, T)                       # T x (B, I)
+        h = c = tf.zeros(tf.stack([tf.shape(X)[0], H]))
+        no_peephole = tf.zeros([H])
+        cell = dict(w=w, b=b, wci=no_peephole, wcf=no_peephole, wco=no_peephole,
+                    use_peephole=False)
+        hs, cs, acts = [h], [c], []                    # h_t, c_t for t = 0..T; gate activations
+        for t in range(T):
+            i, c, f, o, ci, co, h = tf.raw_ops.LSTMBlockCell(
+                x=xs[t], cs_prev=c, h_prev=h, forget_bias=forget_bias, cell_clip=-1.0, **cell)
+            hs.append(h)
+            cs.append(c)
+            acts.append(dict(i=i, cs=c, f=f, o=o, ci=ci, co=co))
+
+        def grad(dh):                                  # dh: (B, H), d loss / d h_T
+            w_h = w[I:]                                # (H, 4H)
+            dc = tf.zeros_like(dh)
+            dgates = [None] * T
+            for t in reversed(range(T)):
+                dc, dgates[t], _, _, _ = tf.raw_ops.LSTMBlockCellGrad(
+                    x=xs[t], cs_prev=cs[t], h_prev=hs[t], cs_grad=dc, h_grad=dh,
+                    **acts[t], **cell)
+                dh = tf.matmul(dgates[t], w_h, transpose_b=True)
+            dg = tf.concat(dgates, 0)                  # (T*B, 4H)
+            xh = tf.concat([tf.reshape(x_tm, [-1, I]), tf.concat(hs[:-1], 0)], 1)  # (T*B, I+H)
+            dw = tf.matmul(xh, dg, transpose_a=True)   # all timesteps in one product
+            dx = tf.transpose(tf.reshape(tf.matmul(dg, w[:I], transpose_b=True), [T, -1, I]),
+                              [1, 0, 2])
+            return dx, dw, tf.reduce_sum(dg, 0)
+        return h, grad
+
+    return lstm(X, tf.convert_to_tensor(kernel), tf.convert_to_tensor(bias))
 
 
 def session_config():
@@ -241,36 +299,13 @@ def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
         g = build_graph(cfg, seed)
         ckpt = Checkpointer(mnist.train, cfg.keep_checkpoints) if run_dir else None
         init = tf.compat.v1.global_variables_initializer()
-    X, Y, train_op, loss_op, accuracy = g["X"], g["Y"], g["train_op"], g["loss_op"], g["accuracy"]
+    X, Y, accuracy = g["X"], g["Y"], g["accuracy"]
 
     with tf.compat.v1.Session(graph=graph, config=session_config()) as sess, \
             RunOutputs(run_dir, graph, cfg, log) as out:
         sess.run(init)
         first = ckpt.restore(sess, run_dir) + 1 if resume else 1
-        bar = out.progress(first - 1)
-        with StopOnSigint() as stop:
-            for step in range(first, cfg.training_steps + 1):
-                batch_x, batch_y = mnist.train.next_batch(cfg.batch_size)
-                # Reshape data to get 28 sequences of 28 elements: (B, timesteps, num_input)
-                batch_x = batch_x.reshape((cfg.batch_size, cfg.timesteps, cfg.num_input))
-                # Run optimization op (backprop); the loss comes along to catch divergence
-                _, train_loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
-                if not math.isfinite(train_loss):
-                    raise TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
-                                           f"--learning_rate (now {cfg.learning_rate})")
-                if step % cfg.display_step == 0 or step == 1:
-                    # Batch loss and accuracy after the update, as the tutorial did
-                    loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
-                    out.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
-                            + ", Training Accuracy= " + "{:.3f}".format(acc))
-                    out.scalars(step, minibatch_loss=loss, training_accuracy=acc)
-                bar.update(1)
-                if ckpt and (step % cfg.checkpoint_every == 0 or step == cfg.training_steps
-                             or stop.requested):
-                    ckpt.save(sess, run_dir, step)
-                if stop.requested:
-                    raise KeyboardInterrupt(step)
-        bar.close()
+        train_steps(sess, g, mnist.train, cfg, first, out, ckpt, run_dir)
         out.log("Optimization Finished!")
 
         # The tutorial's accuracy on the first test_len test images, then on all of them
@@ -282,6 +317,35 @@ def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
         out.log(f"# Testing Accuracy on all {mnist.test.num_examples} test images: {full_acc:.4f}")
         out.scalars(cfg.training_steps, test_accuracy=test_acc, test_accuracy_all=full_acc)
     return float(test_acc), float(full_acc)
+
+
+def train_steps(sess, g, train_set, cfg, first, out, ckpt=None, run_dir=None):
+    """The training loop, steps `first`..cfg.training_steps, logging at display steps."""
+    X, Y, train_op, loss_op, accuracy = g["X"], g["Y"], g["train_op"], g["loss_op"], g["accuracy"]
+    bar = out.progress(first - 1)
+    with StopOnSigint() as stop:
+        for step in range(first, cfg.training_steps + 1):
+            batch_x, batch_y = train_set.next_batch(cfg.batch_size)
+            # Reshape data to get 28 sequences of 28 elements: (B, timesteps, num_input)
+            batch_x = batch_x.reshape((cfg.batch_size, cfg.timesteps, cfg.num_input))
+            # Run optimization op (backprop); the loss comes along to catch divergence
+            _, train_loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
+                                       f"--learning_rate (now {cfg.learning_rate})")
+            if step % cfg.display_step == 0 or step == 1:
+                # Batch loss and accuracy after the update, as the tutorial did
+                loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
+                out.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
+                        + ", Training Accuracy= " + "{:.3f}".format(acc))
+                out.scalars(step, minibatch_loss=loss, training_accuracy=acc)
+            bar.update(1)
+            if ckpt and (step % cfg.checkpoint_every == 0 or step == cfg.training_steps
+                         or stop.requested):
+                ckpt.save(sess, run_dir, step)
+            if stop.requested:
+                raise KeyboardInterrupt(step)
+    bar.close()
 
 
 def full_test_accuracy(sess, g, test, cfg, chunk=1000):
@@ -353,10 +417,9 @@ class RunOutputs:
 
     def __init__(self, run_dir, graph, cfg, log):
         self.run_dir, self.graph, self.cfg, self._print = run_dir, graph, cfg, log
-        self.bar = None
+        self.bar = self.file = self.writer = None
 
     def __enter__(self):
-        self.file = self.writer = None
         if self.run_dir:
             self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
             self.writer = tf.compat.v1.summary.FileWriter(self.run_dir, self.graph)
@@ -411,7 +474,8 @@ class StopOnSigint:
         signal.signal(signal.SIGINT, self.previous)
 
 
-RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir"}
+RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
+             "lstm_impl"}  # what may change when a run is resumed
 
 
 def new_run_dir(cfg, run_name):
@@ -499,13 +563,14 @@ def main(argv=None):
             print(f"# resuming {run_dir} from step {step}", file=sys.stderr, flush=True)
         else:
             seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
-            run_dir = new_run_dir(cfg, args.run_name)
-            data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
-                {"config": dict(vars(cfg), seed=seed), "seed": seed,
-                 "command": repeat_command(cfg, seed)}, indent=1) + "\n")
             header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
+            if cfg.runs_dir:   # runs_dir="" trains without a run folder
+                run_dir = new_run_dir(cfg, args.run_name)
+                data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
+                    {"config": dict(vars(cfg), seed=seed), "seed": seed,
+                     "command": repeat_command(cfg, seed)}, indent=1) + "\n")
+                data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
             print(header, flush=True)
-            data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
         mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
                                     validation_size=cfg.validation_size, seed=seed)
         train(cfg, seed, mnist, log=lambda line: print(line, flush=True), run_dir=run_dir,
@@ -521,7 +586,8 @@ def main(argv=None):
             print("\n# interrupted before the first checkpoint: nothing to resume",
                   file=sys.stderr)
         sys.exit(130)
-    print(f"# run folder: {run_dir} (tensorboard --logdir {cfg.runs_dir})", file=sys.stderr)
+    if run_dir:
+        print(f"# run folder: {run_dir} (tensorboard --logdir {cfg.runs_dir})", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""compare_log.py and make_band.py: the seed band, the verdict, the plot."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import compare_log
+from conftest import ROOT
+
+TUTORIAL = os.path.join(ROOT, "reference", "tutorial_output.log")
+LR10X = os.path.join(ROOT, "tests", "data", "lr0.01_seed7.log")
+
+
+def compare(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "compare_log.py"), *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_the_tutorials_log_is_consistent_with_the_band():
+    r = compare(TUTORIAL)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.rstrip().endswith("consistent with the tutorial")
+    assert "points inside the band" in r.stdout
+
+
+def test_committed_band_comes_from_ten_full_seeds():
+    band = compare_log.read_band(compare_log.REFERENCE_BAND)
+    assert len(band["seeds"]) >= 10 and band["train_args"] == []
+    assert band["steps"] == [1] + list(range(200, 10001, 200))
+    for key in ("loss", "accuracy"):
+        for stat in ("mean", "std", "min", "max", "p2.5", "p97.5"):
+            assert len(band[key][stat]) == 51
+        assert all(lo <= hi for lo, hi in zip(band[key]["p2.5"], band[key]["p97.5"]))
+    assert 0.8 < band["test_accuracy"]["mean"] < 0.95
+    assert {"tensorflow", "numpy", "python"} <= set(band["versions"]) and band["command"]
+
+
+def test_ten_times_the_learning_rate_is_not_consistent():
+    r = compare(LR10X)
+    assert r.returncode == 1, r.stdout + r.stderr
+    verdict = r.stdout.rstrip().splitlines()[-1]
+    assert verdict.startswith("not consistent: ") and "points outside the band" in verdict
+
+
+def test_against_another_run(tmp_path):
+    band_runs = os.path.join(ROOT, "reference", "band_runs")
+    a, b = (os.path.join(band_runs, f"seed_{s}.log") for s in (1, 2))
+    r = compare(a, "--against", b)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("consistent with the other run")
+    r = compare(LR10X, "--against", a)
+    assert r.returncode == 1 and "not consistent" in r.stdout
+
+
+def test_noise_around_the_lines_is_ignored(tmp_path):
+    text = open(TUTORIAL).read().replace(
+        "Step 200,", "WARNING:tensorflow:something\n# a comment\nStep 200,")
+    noisy = tmp_path / "noisy.log"
+    noisy.write_text("2026-01-01 I tensorflow/core/...\n" + text)
+    assert compare(str(noisy)).returncode == 0
+
+
+def without(lines, predicate):
+    return "\n".join(l for l in lines if not predicate(l)) + "\n"
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda lines: "", "the file is empty"),
+    (lambda lines: "\n".join(lines[:30]) + "\nStep 5800, Minibatch Lo", "truncated"),
+    (lambda lines: without(lines, lambda l: l.startswith("Step 4000,")),
+     "step 4000 is missing or out of order"),
+    (lambda lines: "\n".join(lines[:20] + lines[19:]) + "\n", "appears more than once"),
+    (lambda lines: "hello\nworld\n", "no 'Step N, Minibatch Loss= ...' lines"),
+    (lambda lines: os.urandom(4096), "no 'Step N"),
+])
+def test_unreadable_logs_exit_2(tmp_path, make, message):
+    lines = open(TUTORIAL).read().splitlines()
+    content = make(lines)
+    path = tmp_path / "bad.log"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    r = compare(str(path))
+    assert r.returncode == 2, r.stdout
+    assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_missing_file_and_mismatched_steps(tmp_path):
+    r = compare(str(tmp_path / "nope.log"))
+    assert r.returncode == 2 and "cannot read" in r.stderr
+    short = tmp_path / "short.log"
+    short.write_text("Step 1, Minibatch Loss= 2.5000, Training Accuracy= 0.100\n"
+                     "Step 10, Minibatch Loss= 2.4000, Training Accuracy= 0.100\n"
+                     "Optimization Finished!\nTesting Accuracy: 0.1\n")
+    r = compare(str(short))
+    assert r.returncode == 2 and "don't line up" in r.stderr
+
+
+def test_plot_is_a_png(tmp_path):
+    out = tmp_path / "cmp.png"
+    r = compare(LR10X, "--plot", str(out))
+    assert r.returncode == 1 and out.exists()
+    head = out.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert (width, height) == (1100, 420)
+    assert 20_000 < out.stat().st_size < 500_000
+    assert [p for p in os.listdir(tmp_path)] == ["cmp.png"]       # no temp file left
+
+
+# --- make_band.py -----------------------------------------------------------------------------
+
+def band_cmd(tmp_path, mnist_dir, seeds, jobs=2):
+    return [sys.executable, os.path.join(ROOT, "make_band.py"), "--seeds", str(seeds),
+            "--jobs", str(jobs), "--out", str(tmp_path / "band.json"),
+            "--runs_dir", str(tmp_path / "runs"), "--", "--training_steps=20",
+            "--display_step=5", "--num_hidden=16", f"--data_dir={mnist_dir}"]
+
+
+def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
+    # interrupt a one-at-a-time run once its first seed is done
+    p = subprocess.Popen(band_cmd(tmp_path, mnist_dir, 3, jobs=1), cwd=ROOT,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    first = tmp_path / "runs" / "seed_1.log"
+    deadline = time.time() + 120
+    while not first.exists() and time.time() < deadline and p.poll() is None:
+        time.sleep(0.2)
+    assert first.exists()
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    kept = first.stat().st_mtime_ns
+    done = sorted(os.listdir(tmp_path / "runs"))
+    assert "seed_1.log" in done and "seed_3.log" not in done
+
+    r = subprocess.run(band_cmd(tmp_path, mnist_dir, 3), cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert f"{len([d for d in done if d.startswith('seed_')])} of 3 seeds already done" in r.stderr
+    assert first.stat().st_mtime_ns == kept               # not redone
+    band = json.loads((tmp_path / "band.json").read_text())
+    assert band["steps"] == [1, 5, 10, 15, 20] and band["seeds"] == [1, 2, 3]
+    for key in ("loss", "accuracy"):
+        assert set(band[key]) == {"mean", "std", "min", "max", "p2.5", "p97.5"}
+        for lo, mean, hi in zip(band[key]["min"], band[key]["mean"], band[key]["max"]):
+            assert lo <= mean <= hi
+    logs = [compare_log.read_log(str(tmp_path / "runs" / f"seed_{s}.log")) for s in (1, 2, 3)]
+    assert band["loss"]["max"][0] == max(l["loss"][0] for l in logs)
+    assert band["test_accuracy_full"]["mean"] == pytest.approx(
+        sum(l["test_accuracy_full"] for l in logs) / 3, abs=1e-6)
+
+    # a tiny band's run compares against that band
+    r = compare(str(tmp_path / "runs" / "seed_2.log"), "--band", str(tmp_path / "band.json"),
+                "--reference", str(tmp_path / "runs" / "seed_1.log"))
+    assert r.returncode in (0, 1) and "points inside the band: " in r.stdout
+
+
+def test_make_band_refuses_other_args_in_the_same_runs_dir(tmp_path, mnist_dir):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "train_args.json").write_text('["--training_steps=99"]')
+    r = subprocess.run(band_cmd(tmp_path, mnist_dir, 2), cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "holds runs made with --training_steps=99" in r.stderr
