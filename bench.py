@@ -55,7 +55,7 @@ class Bench:
         with self.graph.as_default():
             self.g = train_rnn.build_graph(self.cfg, seed=0)
             init = tf.compat.v1.global_variables_initializer()
-        self.sess = tf.compat.v1.Session(graph=self.graph, config=train_rnn.session_config())
+        self.sess = tf.compat.v1.Session(graph=self.graph, config=train_rnn.session_config(self.cfg))
         self.sess.run(init)
         self.train_set = mnist.train
         shape = (self.cfg.batch_size, self.cfg.timesteps, self.cfg.num_input)

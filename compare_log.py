@@ -8,11 +8,14 @@ One unseeded log can't be matched number for number, so the judgement comes from
 many seeds of the default configuration (reference/seed_band.json, made by make_band.py).
 The rule, stated once here and in the README:
 
-    A point (the minibatch loss or the accuracy at one display step) is inside when it lies in
-    the seeds' 2.5-97.5 percentile band, widened on each side by MARGIN times the band's width
-    and by half the last printed digit. A run is consistent with the tutorial when at least
-    MIN_INSIDE of its points are inside and its final 128-image test accuracy is inside that
-    band widened the same way.
+    A point (the minibatch loss or the training accuracy at one display step) is inside when it
+    lies in the seeds' 95% prediction interval for one more run, mean +- t * s * sqrt(1 + 1/n)
+    (n seeds, s their standard deviation at that step, t Student's 97.5% quantile with n - 1
+    degrees of freedom), widened by half the last printed digit. A run is consistent with the
+    tutorial when at least MIN_INSIDE of its points are inside (a run of the same training
+    expects 95%) and its final 128-image test accuracy is inside its own such interval.
+    With --against, two runs are compared the same way: their difference at each point must lie
+    within t * s * sqrt(2), the spread of the difference of two runs.
 
 Exit status: 0 consistent, 1 not consistent, 2 unreadable input.
 """
@@ -27,8 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
 REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
 
-MARGIN = 0.25       # widen each band by this share of its width, on each side
-MIN_INSIDE = 0.90   # share of points that must be inside
+MIN_INSIDE = 0.90   # share of points that must be inside (same training: 95% expected)
 # half of the last digit each value is printed with: the rounding every log carries
 ROUNDING = {"loss": 0.00005, "accuracy": 0.0005, "test_accuracy": 0.0000005}
 
@@ -82,7 +84,9 @@ def parse_log(text, name="log"):
 
 
 def read_log(path):
-    """parse_log on a file; LogError when it is missing or unreadable."""
+    """parse_log on a file, or on a run folder's log.txt; LogError when missing or unreadable."""
+    if os.path.isdir(path):
+        path = os.path.join(path, "log.txt")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -97,7 +101,7 @@ def read_band(path):
     try:
         with open(path) as f:
             band = json.load(f)
-        band["steps"], band["loss"]["p2.5"], band["accuracy"]["p97.5"]  # the keys we use
+        band["steps"], band["seeds"], band["loss"]["std"], band["test_accuracy"]["mean"]
     except OSError as e:
         raise LogError(f"{path}: cannot read the band ({e.strerror}); make it with "
                        "python make_band.py") from None
@@ -118,24 +122,37 @@ def percentile(values, q):
 
 
 def summarize(values):
-    """mean, std, min, max and the 2.5/97.5 percentiles of a list of numbers."""
+    """mean, sample std (n - 1), min, max and the 2.5/97.5 percentiles of a list of numbers."""
     n = len(values)
     mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / n)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
     return {"mean": mean, "std": std, "min": min(values), "max": max(values),
             "p2.5": percentile(values, 2.5), "p97.5": percentile(values, 97.5)}
 
 
-def widened(lo, hi, rounding):
-    """The interval [lo, hi] widened by the rule's margin."""
-    pad = MARGIN * (hi - lo) + rounding
-    return lo - pad, hi + pad
+def t975(df):
+    """Student's t 97.5% quantile: a table up to 5 degrees of freedom, then the Cornish-Fisher
+    expansion (Abramowitz & Stegun 26.7.5), within 0.002 from df = 6 on."""
+    if df < 6:
+        return {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706}[df]
+    z = 1.959964
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
-def band_intervals(band, key):
-    """Per display step, the widened 2.5-97.5 percentile interval of `key` (loss or accuracy)."""
-    return [widened(lo, hi, ROUNDING[key])
-            for lo, hi in zip(band[key]["p2.5"], band[key]["p97.5"])]
+def interval(mean, std, n, rounding, against=False):
+    """The rule's interval: half-width of one more run around the seeds' mean (or, `against`,
+    the allowed difference of two runs), widened by the printing's rounding."""
+    spread = math.sqrt(2) if against else math.sqrt(1 + 1 / n)
+    half = t975(n - 1) * std * spread + rounding
+    return mean - half, mean + half
+
+
+def band_intervals(band, key, against=False):
+    """Per display step, the rule's interval for `key` (loss or accuracy)."""
+    n = len(band["seeds"])
+    return [interval(m, s, n, ROUNDING[key], against)
+            for m, s in zip(band[key]["mean"], band[key]["std"])]
 
 
 def check_steps(run, steps, name):
@@ -149,37 +166,38 @@ def check_steps(run, steps, name):
 def verdict(run, band, against=None):
     """Judge `run` by the rule in the module docstring.
 
-    Against the band (default): each point must lie in its widened band. Against another run
-    (`against`): each point must differ from that run's by no more than its widened band's width,
-    the spread seen between seeds.
+    Against the band (default): each point must lie in its interval. Against another run
+    (`against`): each point must differ from that run's by no more than the spread of the
+    difference of two seeds.
 
     Returns:
         (consistent: bool, marks: {key: [bool per step]}, lines: list of verdict text lines)
     """
     marks, inside, total = {}, 0, 0
     for key in ("loss", "accuracy"):
-        intervals = band_intervals(band, key)
         if against is None:
-            ok = [lo <= v <= hi for v, (lo, hi) in zip(run[key], intervals)]
+            ok = [lo <= v <= hi for v, (lo, hi) in zip(run[key], band_intervals(band, key))]
         else:
-            ok = [abs(v - w) <= hi - lo for v, w, (lo, hi) in zip(run[key], against[key], intervals)]
+            ok = [abs(v - w) <= (hi - lo) / 2 for v, w, (lo, hi)
+                  in zip(run[key], against[key], band_intervals(band, key, against=True))]
         marks[key] = ok
         inside, total = inside + sum(ok), total + len(ok)
     t = band["test_accuracy"]
-    lo, hi = widened(t["p2.5"], t["p97.5"], ROUNDING["test_accuracy"])
+    lo, hi = interval(t["mean"], t["std"], len(band["seeds"]), ROUNDING["test_accuracy"],
+                      against is not None)
     if against is None:
         test_ok = lo <= run["test_accuracy"] <= hi
         test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f}, "
-                     f"band {lo:.4f} .. {hi:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
+                     f"interval {lo:.4f} .. {hi:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
     else:
         diff = abs(run["test_accuracy"] - against["test_accuracy"])
-        test_ok = diff <= hi - lo
+        test_ok = diff <= (hi - lo) / 2
         test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f} vs "
                      f"{against['test_accuracy']:.4f}, difference {diff:.4f}, allowed "
-                     f"{hi - lo:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
+                     f"{(hi - lo) / 2:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
     share = inside / total
     lines = [f"points inside the band: {inside} of {total} ({share:.0%}; the rule needs "
-             f"{MIN_INSIDE:.0%})", test_line]
+             f"{MIN_INSIDE:.0%}, a run of the same training expects 95%)", test_line]
     why = []
     if share < MIN_INSIDE:
         outside = [s for key in marks for s, ok in zip(run["steps"], marks[key]) if not ok]
@@ -218,7 +236,7 @@ def plot(path, run, ref, band, run_name, ref_name):
     for ax, key, label in zip(axes, ("loss", "accuracy"), ("minibatch loss", "training accuracy")):
         lo, hi = zip(*band_intervals(band, key))
         ax.fill_between(band["steps"], lo, hi, color="tab:blue", alpha=0.18,
-                        label=f"band of {len(band.get('seeds', []))} seeds (widened)")
+                        label=f"95% interval for one run, from {len(band['seeds'])} seeds")
         ax.plot(band["steps"], band[key]["mean"], color="tab:blue", lw=0.8, ls=":",
                 label="seed mean")
         ax.plot(ref["steps"], ref[key], color="black", lw=1.2, label=ref_name)
@@ -243,7 +261,8 @@ def plot(path, run, ref, band, run_name, ref_name):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="compare_log.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", help="a log of train_rnn.py (stdout, or the run folder's log)")
+    parser.add_argument("run", help="a log of train_rnn.py: its saved stdout, or a run folder "
+                        "(runs/NAME, whose log.txt is read)")
     parser.add_argument("--against", help="another run's log to compare with, instead of the "
                         "tutorial's")
     parser.add_argument("--reference", default=REFERENCE_LOG, help="the reference log "

@@ -132,7 +132,7 @@ def main(argv=None):
         futures = [pool.submit(pinned, s) for s in todo]
         try:
             for fut in tqdm(concurrent.futures.as_completed(futures), total=len(todo),
-                            desc="seeds", unit="seed", file=sys.stderr):
+                            desc="seeds", unit="seed", file=sys.stderr, disable=not todo):
                 fut.result()
         except (RuntimeError, LogError) as e:
             for f in futures:

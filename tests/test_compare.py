@@ -162,3 +162,16 @@ def test_make_band_refuses_other_args_in_the_same_runs_dir(tmp_path, mnist_dir):
     r = subprocess.run(band_cmd(tmp_path, mnist_dir, 2), cwd=ROOT, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 2 and "holds runs made with --training_steps=99" in r.stderr
+
+
+def test_statistics_against_numpy_and_tables():
+    import numpy as np
+    values = [0.3, 1.7, 0.9, 2.4, 1.1, 0.2, 1.9]
+    s = compare_log.summarize(values)
+    assert s["mean"] == pytest.approx(np.mean(values))
+    assert s["std"] == pytest.approx(np.std(values, ddof=1))
+    assert s["p2.5"] == pytest.approx(np.percentile(values, 2.5))
+    assert s["p97.5"] == pytest.approx(np.percentile(values, 97.5))
+    # Student's t 97.5% quantiles from published tables
+    for df, t in [(1, 12.706), (4, 2.776), (6, 2.447), (9, 2.262), (15, 2.131), (60, 2.000)]:
+        assert compare_log.t975(df) == pytest.approx(t, abs=0.002)
