@@ -12,8 +12,8 @@ The rule, stated once here and in the README:
     lies in the seeds' 95% prediction interval for one more run, mean +- t * s * sqrt(1 + 1/n)
     (n seeds, s their standard deviation at that step, t Student's 97.5% quantile with n - 1
     degrees of freedom), widened by half the last printed digit. A run is consistent with the
-    tutorial when at least MIN_INSIDE of its points are inside (a run of the same training
-    expects 95%) and its final 128-image test accuracy is inside its own such interval.
+    tutorial when at least 80% of its points are inside (see MIN_INSIDE for why 80%) and its
+    final 128-image test accuracy is inside its own such interval.
     With --against, two runs are compared the same way: their difference at each point must lie
     within t * s * sqrt(2), the spread of the difference of two runs.
 
@@ -30,7 +30,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
 REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
 
-MIN_INSIDE = 0.90   # share of points that must be inside (same training: 95% expected)
+# Share of points that must be inside. Each point alone is inside 95% of the time, but the
+# points of one run are correlated (a slow seed is slow at every step), so the share varies from
+# run to run: 93-98% for the 10 band seeds, each judged against the other nine
+# (leave_one_out_share_inside in the band file), 88% for a full default run whose final accuracy
+# was below all ten seeds'. 80% leaves room for such runs; ten times the learning rate scores 2%.
+MIN_INSIDE = 0.80
 # half of the last digit each value is printed with: the rounding every log carries
 ROUNDING = {"loss": 0.00005, "accuracy": 0.0005, "test_accuracy": 0.0000005}
 
@@ -155,6 +160,12 @@ def band_intervals(band, key, against=False):
             for m, s in zip(band[key]["mean"], band[key]["std"])]
 
 
+def share_inside(run, band):
+    """The share of the run's points inside the band's intervals."""
+    _, marks, _ = verdict(run, band)
+    return sum(map(sum, marks.values())) / sum(map(len, marks.values()))
+
+
 def check_steps(run, steps, name):
     if run["steps"] != steps:
         def show(s):
@@ -197,7 +208,7 @@ def verdict(run, band, against=None):
                      f"{(hi - lo) / 2:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
     share = inside / total
     lines = [f"points inside the band: {inside} of {total} ({share:.0%}; the rule needs "
-             f"{MIN_INSIDE:.0%}, a run of the same training expects 95%)", test_line]
+             f"{MIN_INSIDE:.0%})", test_line]
     why = []
     if share < MIN_INSIDE:
         outside = [s for key in marks for s, ok in zip(run["steps"], marks[key]) if not ok]

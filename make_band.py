@@ -23,7 +23,7 @@ import sys
 
 from tqdm import tqdm
 
-from compare_log import LogError, parse_log, read_log, summarize
+from compare_log import LogError, parse_log, read_log, share_inside, summarize
 from data import atomic_write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,7 +53,7 @@ def run_seed(seed, train_args, runs_dir, cores):
     return seed
 
 
-def band_from_logs(logs):
+def band_from_logs(logs, leave_one_out=True):
     """Per display step, and for the final accuracies, the spread over the seeds' logs."""
     steps = logs[0]["steps"]
     for log in logs:
@@ -67,6 +67,12 @@ def band_from_logs(logs):
     band["test_accuracy"] = summarize([log["test_accuracy"] for log in logs])
     fulls = [log["test_accuracy_full"] for log in logs if log["test_accuracy_full"] is not None]
     band["test_accuracy_full"] = summarize(fulls) if len(fulls) == len(logs) else None
+    band["seeds"] = list(range(len(logs)))   # the count the rule needs; main() names them
+    if leave_one_out and len(logs) >= 3:
+        # how a genuine run fares under the rule: each seed against the band of the others
+        band["leave_one_out_share_inside"] = [
+            share_inside(log, band_from_logs(logs[:i] + logs[i + 1:], leave_one_out=False))
+            for i, log in enumerate(logs)]
     return band
 
 
