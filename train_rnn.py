@@ -317,15 +317,15 @@ def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
     graph = tf.Graph()
     with graph.as_default():
         g = build_graph(cfg, seed)
-        ckpt = Checkpointer(mnist.train, cfg.keep_checkpoints) if run_dir else None
+        ckpt = Checkpointer(mnist.train, cfg.keep_checkpoints, run_dir) if run_dir else None
         init = tf.compat.v1.global_variables_initializer()
     X, Y, accuracy = g["X"], g["Y"], g["accuracy"]
 
     with tf.compat.v1.Session(graph=graph, config=session_config(cfg)) as sess, \
             RunOutputs(run_dir, graph, cfg, log) as out:
         sess.run(init)
-        first = ckpt.restore(sess, run_dir) + 1 if resume else 1
-        train_steps(sess, g, mnist.train, cfg, first, out, ckpt, run_dir)
+        first = ckpt.restore(sess) + 1 if resume else 1
+        train_steps(sess, g, mnist.train, cfg, first, out, ckpt)
         out.log("Optimization Finished!")
 
         # The tutorial's accuracy on the first test_len test images, then on all of them
@@ -339,7 +339,7 @@ def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
     return float(test_acc), float(full_acc)
 
 
-def train_steps(sess, g, train_set, cfg, first, out, ckpt=None, run_dir=None):
+def train_steps(sess, g, train_set, cfg, first, out, ckpt=None):
     """The training loop, steps `first`..cfg.training_steps, logging at display steps."""
     X, Y, train_op, loss_op, accuracy = g["X"], g["Y"], g["train_op"], g["loss_op"], g["accuracy"]
     bar = out.progress(first - 1)
@@ -362,7 +362,7 @@ def train_steps(sess, g, train_set, cfg, first, out, ckpt=None, run_dir=None):
             bar.update(1)
             if ckpt and (step % cfg.checkpoint_every == 0 or step == cfg.training_steps
                          or stop.requested):
-                ckpt.save(sess, run_dir, step)
+                ckpt.save(sess, step)
             if stop.requested:
                 raise KeyboardInterrupt(step)
     bar.close()
@@ -389,9 +389,9 @@ class Checkpointer:
     TensorFlow writes it atomically.
     """
 
-    def __init__(self, dataset, keep):
+    def __init__(self, dataset, keep, run_dir):
         tf1 = tf.compat.v1
-        self.dataset = dataset
+        self.dataset, self.run_dir = dataset, run_dir
         self.state, self.feeds, assigns = {}, {}, []
         with tf1.variable_scope("resume_state"):
             for key, value in dict(dataset.get_state(), step=np.int64(0)).items():
@@ -404,16 +404,16 @@ class Checkpointer:
         self.assign = tf.group(*assigns)
         self.saver = tf1.train.Saver(max_to_keep=keep, save_relative_paths=True)
 
-    def save(self, sess, run_dir, step):
+    def save(self, sess, step):
         state = dict(self.dataset.get_state(), step=step)
         sess.run(self.assign, {self.feeds[k]: np.asarray(v).astype(self.feeds[k].dtype.as_numpy_dtype)
                                for k, v in state.items()})
-        self.saver.save(sess, os.path.join(run_dir, "ckpt"), global_step=step,
+        self.saver.save(sess, os.path.join(self.run_dir, "ckpt"), global_step=step,
                         write_meta_graph=False)
 
-    def restore(self, sess, run_dir):
-        """Load the newest checkpoint of `run_dir` into `sess` and the data set; return its step."""
-        path = os.path.join(run_dir, f"ckpt-{latest_step(run_dir)}")
+    def restore(self, sess):
+        """Load the run's newest checkpoint into `sess` and the data set; return its step."""
+        path = os.path.join(self.run_dir, f"ckpt-{latest_step(self.run_dir)}")
         try:
             self.saver.restore(sess, path)
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
@@ -577,12 +577,17 @@ def main(argv=None):
     try:
         if args.resume:
             cfg, seed = load_run(args.resume, cfg, args.explicit)
+            step = latest_step(args.resume)
+        else:
+            seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
+        # the data first: a run that can't start leaves no run folder behind
+        mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
+                                    validation_size=cfg.validation_size, seed=seed)
+        if args.resume:
             run_dir = args.resume
-            step = latest_step(run_dir)
             truncate_log(run_dir, step)
             print(f"# resuming {run_dir} from step {step}", file=sys.stderr, flush=True)
         else:
-            seed = cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
             header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
             if cfg.runs_dir:   # runs_dir="" trains without a run folder
                 run_dir = new_run_dir(cfg, args.run_name)
@@ -591,8 +596,6 @@ def main(argv=None):
                      "command": repeat_command(cfg, seed)}, indent=1) + "\n")
                 data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
             print(header, flush=True)
-        mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
-                                    validation_size=cfg.validation_size, seed=seed)
         train(cfg, seed, mnist, log=lambda line: print(line, flush=True), run_dir=run_dir,
               resume=bool(args.resume))
     except (data.DataError, TrainingDiverged, RunError) as e:

@@ -39,6 +39,11 @@ def test_committed_band_comes_from_ten_full_seeds():
     assert {"tensorflow", "numpy", "python"} <= set(band["versions"]) and band["command"]
 
 
+def test_a_genuine_default_run_is_consistent():
+    r = compare(os.path.join(ROOT, "docs", "readme_run.log"))
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("consistent with the tutorial")
+
+
 def test_ten_times_the_learning_rate_is_not_consistent():
     r = compare(LR10X)
     assert r.returncode == 1, r.stdout + r.stderr

@@ -115,5 +115,5 @@ def test_config_mismatch_and_missing_run(tmp_path, mnist_dir, reference_run):
     assert f"{folder} was trained with num_hidden=32, not 64" in r.stderr
     r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/nope"))
     assert r.returncode == 1 and "is not a run folder (no config.json)" in r.stderr
-    r = run(train_cmd(tmp_path, mnist_dir, *TINY, f"--run_name=whole", f"--runs_dir={folder.parent}"))
+    r = run(train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=whole", f"--runs_dir={folder.parent}"))
     assert r.returncode == 1 and "exists; resume it with --resume" in r.stderr

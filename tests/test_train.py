@@ -58,9 +58,10 @@ def test_cli_bad_value_trains_nothing(tmp_path):
 def test_cli_missing_data_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    r = run_cli(f"--data_dir={blocker}/sub", "--seed=1")
+    r = run_cli(f"--data_dir={blocker}/sub", "--seed=1", f"--runs_dir={tmp_path}/runs")
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().startswith("train_rnn.py: error: cannot create data_dir")
+    assert not os.path.exists(tmp_path / "runs")      # a run that can't start leaves no folder
 
 
 # --- graph ------------------------------------------------------------------------------------
@@ -128,7 +129,8 @@ def test_divergence_names_the_step(mnist, monkeypatch):
 
 
 def test_same_seed_twice_gives_identical_log(mnist_dir):
-    args = ("--training_steps=200", "--display_step=50", "--seed=11", f"--data_dir={mnist_dir}")
+    args = ("--training_steps=200", "--display_step=50", "--seed=11", f"--data_dir={mnist_dir}",
+            "--runs_dir=")   # no run folder: stdout and stderr are all there is
     first, second = run_cli(*args), run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
@@ -137,5 +139,5 @@ def test_same_seed_twice_gives_identical_log(mnist_dir):
     assert sum(bool(STEP_LINE.match(l)) for l in lines) == 5
     assert first.stderr == ""     # TensorFlow's start-up chatter is silenced
     other = run_cli("--training_steps=200", "--display_step=50", "--seed=12",
-                    f"--data_dir={mnist_dir}")
+                    f"--data_dir={mnist_dir}", "--runs_dir=")
     assert other.stdout.splitlines()[1:] != lines[1:]
