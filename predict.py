@@ -12,7 +12,6 @@ with its centre of mass at the centre. A 28x28 light-on-dark image is taken as a
 and used as it is.
 """
 import argparse
-import json
 import os
 
 import numpy as np
@@ -106,23 +105,17 @@ class Model:
 
     def __init__(self, run_dir):
         try:
-            with open(os.path.join(run_dir, "config.json")) as f:
-                saved = json.load(f)["config"]
-        except (OSError, ValueError, KeyError):
-            raise PredictError(f"{run_dir} is not a run folder (no readable config.json); "
-                               "give the folder that train_rnn.py printed") from None
-        self.cfg = train_rnn.types.SimpleNamespace(**dict(train_rnn.config_defaults(), **saved))
+            self.cfg, _ = train_rnn.load_run(run_dir, cfg=None, explicit=set())
+            self.checkpoint = os.path.join(run_dir, f"ckpt-{train_rnn.latest_step(run_dir)}")
+        except train_rnn.RunError as e:
+            raise PredictError(str(e)) from None
         graph = tf.Graph()
         with graph.as_default():
             self.g = train_rnn.build_graph(self.cfg, seed=0)
             saver = tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables())
         self.sess = tf.compat.v1.Session(graph=graph)
         try:
-            self.checkpoint = os.path.join(run_dir, f"ckpt-{train_rnn.latest_step(run_dir)}")
             saver.restore(self.sess, self.checkpoint)
-        except train_rnn.RunError as e:
-            raise PredictError(str(e).replace("to resume from; start a new run",
-                                              "; train it first")) from None
         except (tf.errors.OpError, ValueError) as e:
             raise PredictError(f"checkpoint of {run_dir} can't be loaded "
                                f"({str(e).strip().splitlines()[0][:160]})") from None

@@ -324,7 +324,10 @@ def train(cfg, seed, mnist, log=print, run_dir=None, resume=False):
     with tf.compat.v1.Session(graph=graph, config=session_config(cfg)) as sess, \
             RunOutputs(run_dir, graph, cfg, log) as out:
         sess.run(init)
-        first = ckpt.restore(sess) + 1 if resume else 1
+        first = 1
+        if resume:
+            first = ckpt.restore(sess) + 1
+            out.restart_events(first)
         train_steps(sess, g, mnist.train, cfg, first, out, ckpt)
         out.log("Optimization Finished!")
 
@@ -406,8 +409,9 @@ class Checkpointer:
 
     def save(self, sess, step):
         state = dict(self.dataset.get_state(), step=step)
-        sess.run(self.assign, {self.feeds[k]: np.asarray(v).astype(self.feeds[k].dtype.as_numpy_dtype)
-                               for k, v in state.items()})
+        feed = {self.feeds[k]: np.asarray(v, dtype=self.feeds[k].dtype.as_numpy_dtype)
+                for k, v in state.items()}
+        sess.run(self.assign, feed)
         self.saver.save(sess, os.path.join(self.run_dir, "ckpt"), global_step=step,
                         write_meta_graph=False)
 
@@ -466,12 +470,14 @@ class RunOutputs:
                 for tag, v in values.items()])
             self.writer.add_summary(summary, step)
 
+    def restart_events(self, step):
+        """A resumed run: TensorBoard drops the earlier try's events from `step` on."""
+        if self.writer:
+            self.writer.add_session_log(
+                tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START), step)
+
     def progress(self, done):
         """A tqdm bar on stderr when it is a terminal; nothing otherwise, so logs stay clean."""
-        if self.writer and done:
-            # TensorBoard drops the events of earlier tries past this step
-            self.writer.add_session_log(
-                tf.compat.v1.SessionLog(status=tf.compat.v1.SessionLog.START), done + 1)
         self.bar = tqdm(total=self.cfg.training_steps, initial=done, unit="step",
                         file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
                         mininterval=0.5)
@@ -517,7 +523,8 @@ def new_run_dir(cfg, run_name):
 
 
 def load_run(run_dir, cfg, explicit):
-    """The config and seed of the run in `run_dir`, with the command line's changes checked."""
+    """The config and seed of the run in `run_dir`, with the command line's changes (the keys in
+    `explicit`, their values in `cfg`) checked and applied."""
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
             saved = json.load(f)
@@ -540,7 +547,8 @@ def latest_step(run_dir):
     """The step of the newest checkpoint in `run_dir`."""
     path = tf.compat.v1.train.latest_checkpoint(run_dir)
     if path is None:
-        raise RunError(f"{run_dir} has no checkpoint to resume from; start a new run")
+        raise RunError(f"{run_dir} has no checkpoint yet; start a new run with python "
+                       "train_rnn.py")
     return int(path.rsplit("-", 1)[1])
 
 
@@ -556,7 +564,6 @@ def truncate_log(run_dir, step):
                     break
                 kept.append(line)
     data.atomic_write_text(path, "".join(kept))
-    return kept
 
 
 def repeat_command(cfg, seed):
