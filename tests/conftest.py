@@ -28,7 +28,7 @@ def mnist(mnist_dir):
 
 def tiny_config(**overrides):
     """The tutorial's config with small values for fast tests (as ptb's TestConfig)."""
-    import train_rnn
-    cfg = dict(train_rnn.config_defaults(), training_steps=60, display_step=20, num_hidden=32)
+    from configurator import config_defaults
+    cfg = dict(config_defaults(), training_steps=60, display_step=20, num_hidden=32)
     cfg.update(overrides)
     return types.SimpleNamespace(**cfg)

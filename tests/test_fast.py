@@ -1,9 +1,9 @@
 """The "fast" LSTM against the tutorial's "basic" one and an independent numpy LSTM."""
 import numpy as np
 import pytest
-import tensorflow as tf
-
+import runs
 import train_rnn
+from tf1 import tf
 from conftest import tiny_config
 
 tf1 = tf.compat.v1
@@ -91,8 +91,8 @@ def test_300_steps_trajectories_agree(mnist_dir):
     for impl in ("basic", "fast"):
         mnist = data.read_data_sets(mnist_dir, seed=4, mirrors=())   # the same batches
         lines = []
-        train_rnn.train(tiny_config(lstm_impl=impl, num_hidden=128, training_steps=300,
-                                    display_step=20), 4, mnist, log=lines.append)
+        cfg = tiny_config(lstm_impl=impl, num_hidden=128, training_steps=300, display_step=20)
+        train_rnn.train(cfg, 4, mnist, runs.Run(cfg, log=lines.append))
         losses[impl] = [float(l.split("Loss= ")[1].split(",")[0]) for l in lines
                         if l.startswith("Step ")]
     assert len(losses["basic"]) == 16

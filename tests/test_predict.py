@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -31,9 +32,9 @@ def trained_run(tmp_path_factory, mnist_dir):
 
 def graph_probabilities(run_dir, images):
     """The trained graph's softmax on raw arrays, without predict.py's image handling."""
-    import tensorflow as tf
     import train_rnn
-    cfg = train_rnn.types.SimpleNamespace(**json.loads((run_dir / "config.json").read_text())["config"])
+    from tf1 import tf
+    cfg = types.SimpleNamespace(**json.loads((run_dir / "config.json").read_text())["config"])
     with tf.Graph().as_default():
         g = train_rnn.build_graph(cfg, seed=123)
         saver = tf.compat.v1.train.Saver(tf.compat.v1.trainable_variables())

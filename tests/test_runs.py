@@ -74,7 +74,7 @@ def test_resume_after_interruption_gives_the_same_log(tmp_path, mnist_dir, refer
 
 
 def test_tensorboard_scalars_match_the_log(reference_run):
-    import tensorflow as tf
+    from tf1 import tf
     folder, stdout = reference_run
     logged = {}
     for line in stdout.splitlines():

@@ -1,4 +1,5 @@
-"""train_rnn.py: config overrides, the graph, a short real training, reproducibility."""
+"""train_rnn.py and configurator.py: config overrides, the graph, a short real training,
+reproducibility."""
 import os
 import re
 import subprocess
@@ -7,6 +8,8 @@ import sys
 import numpy as np
 import pytest
 
+import configurator
+import runs
 import train_rnn
 from conftest import ROOT, tiny_config
 
@@ -21,7 +24,7 @@ def run_cli(*args, timeout=300):
 # --- config -----------------------------------------------------------------------------------
 
 def test_overrides_are_typed():
-    cfg, _ = train_rnn.parse_config(["--training_steps=500", "--seed=3", "--learning_rate=1e-2"])
+    cfg, _ = configurator.parse_config(["--training_steps=500", "--seed=3", "--learning_rate=1e-2"])
     assert cfg.training_steps == 500 and cfg.seed == 3 and cfg.learning_rate == 0.01
     assert cfg.batch_size == 128 and cfg.data_dir == "/tmp/data/"
 
@@ -41,7 +44,7 @@ def test_overrides_are_typed():
 ])
 def test_bad_values_exit_2_with_one_line(arg, message, capsys):
     with pytest.raises(SystemExit) as e:
-        train_rnn.parse_config([arg])
+        configurator.parse_config([arg])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -67,7 +70,7 @@ def test_cli_missing_data_is_one_line(tmp_path):
 # --- graph ------------------------------------------------------------------------------------
 
 def test_graph_names_and_shapes():
-    import tensorflow as tf
+    from tf1 import tf
     cfg = tiny_config(num_hidden=128)
     with tf.Graph().as_default():
         g = train_rnn.build_graph(cfg, seed=0)
@@ -80,7 +83,7 @@ def test_graph_names_and_shapes():
 
 
 def test_same_seed_same_initial_weights_different_seed_different():
-    import tensorflow as tf
+    from tf1 import tf
 
     def initial(seed):
         with tf.Graph().as_default():
@@ -103,7 +106,7 @@ def test_same_seed_same_initial_weights_different_seed_different():
 def test_short_training_on_real_mnist_learns(mnist):
     lines = []
     cfg = tiny_config(training_steps=300, display_step=100, num_hidden=128)
-    test_acc, full_acc = train_rnn.train(cfg, 1, mnist, log=lines.append)
+    test_acc, full_acc = train_rnn.train(cfg, 1, mnist, runs.Run(cfg, log=lines.append))
     steps = [l for l in lines if l.startswith("Step ")]
     assert [l.split(",")[0] for l in steps] == ["Step 1", "Step 100", "Step 200", "Step 300"]
     assert all(STEP_LINE.match(l) for l in steps)
@@ -125,7 +128,7 @@ def test_divergence_names_the_step(mnist, monkeypatch):
         return (np.full_like(x, np.nan) if len(calls) == 3 else x), y
     monkeypatch.setattr(mnist.train, "next_batch", poisoned)
     with pytest.raises(train_rnn.TrainingDiverged, match=r"loss became nan at step 3; lower"):
-        train_rnn.train(tiny_config(), 1, mnist, log=lambda line: None)
+        train_rnn.train(tiny_config(), 1, mnist, runs.Run(tiny_config(), log=lambda line: None))
 
 
 def test_same_seed_twice_gives_identical_log(mnist_dir):

@@ -1,0 +1,310 @@
+"""Everything around the training loop that is not the tutorial: the run folder (log.txt,
+config.json), checkpoints with the data state and exact resume, TensorBoard events, the progress
+bar and Ctrl-C.
+
+train_rnn.train() reaches it through one `Run` object, in five calls:
+
+    run.setup(graph, mnist.train)    # in the graph, before init: checkpoint variables
+    with run:                        # log file, TensorBoard writer, Ctrl-C handler
+        first = run.start(sess)      # 1, or the step after the resumed checkpoint
+        run.log(line); run.scalars(step, loss=...)
+        run.step_done(sess, step)    # progress bar, checkpoints; Ctrl-C stops here
+
+`Run` alone prints; `RunFolder` also writes the run folder. `open_run` makes the right one for a
+command line (new, resumed or no folder) and turns Ctrl-C into a message and exit status 130.
+"""
+import contextlib
+import itertools
+import json
+import os
+import re
+import secrets
+import signal
+import sys
+import time
+import types
+
+import numpy as np
+from tqdm import tqdm
+
+import data
+from configurator import config_defaults, repeat_command
+from tf1 import tf, tf1
+
+RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
+             "lstm_impl"}  # what may change when a run is resumed
+
+
+class RunError(Exception):
+    """A run folder or checkpoint can't be used; the message says which and what to do."""
+
+
+def note(message):
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop's companion: printing, progress, Ctrl-C; with a folder, also log, events, checkpoints
+
+class Run:
+    """What the training loop reports to, without a run folder: lines go to `log` (stdout)."""
+
+    def __init__(self, cfg, log=None):
+        self.cfg = cfg
+        self._print = log or (lambda line: print(line, flush=True))
+        self.bar = None
+        self.stop_requested = False
+
+    def setup(self, graph, train_set):
+        """Called in `graph` before its variables are initialized."""
+
+    def __enter__(self):
+        # While training, the first Ctrl-C only sets a flag, so the loop can save and stop.
+        self.previous_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous_sigint)
+        if self.bar is not None:
+            self.bar.close()
+
+    def _on_sigint(self, signum, frame):
+        self.stop_requested = True
+        signal.signal(signal.SIGINT, self.previous_sigint)   # a second Ctrl-C stops at once
+
+    def start(self, sess):
+        """The first step to train, after loading what is to be resumed into `sess`."""
+        return self._progress(1)
+
+    def _progress(self, first):
+        """A tqdm bar on stderr when it is a terminal; nothing otherwise, so logs stay clean."""
+        self.bar = tqdm(total=self.cfg.training_steps, initial=first - 1, unit="step",
+                        file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
+                        mininterval=0.5)
+        return first
+
+    def log(self, line):
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(line, file=sys.stdout)
+        else:
+            self._print(line)
+
+    def scalars(self, step, **values):
+        """Numbers for TensorBoard (with a run folder)."""
+
+    def step_done(self, sess, step):
+        """After each training step; raises KeyboardInterrupt(step) once Ctrl-C was pressed."""
+        self.bar.update(1)
+        if step == self.cfg.training_steps:
+            self.bar.close()
+        if self.stop_requested:
+            raise KeyboardInterrupt(step)
+
+
+class RunFolder(Run):
+    """A Run that also keeps log.txt, TensorBoard events and checkpoints in `run_dir`."""
+
+    def __init__(self, cfg, run_dir, resume=False, log=None):
+        super().__init__(cfg, log)
+        self.run_dir, self.resume = run_dir, resume
+        self.file = self.writer = None
+
+    def setup(self, graph, train_set):
+        self.graph = graph
+        self.checkpointer = Checkpointer(train_set, self.cfg.keep_checkpoints, self.run_dir)
+
+    def __enter__(self):
+        self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        self.writer = tf1.summary.FileWriter(self.run_dir, self.graph)
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        self.file.close()
+        self.writer.close()
+
+    def start(self, sess):
+        first = 1
+        if self.resume:
+            first = self.checkpointer.restore(sess) + 1
+            # TensorBoard drops the earlier try's events from `first` on
+            self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
+        return self._progress(first)
+
+    def log(self, line):
+        super().log(line)
+        self.file.write(line + "\n")
+        self.file.flush()
+
+    def scalars(self, step, **values):
+        summary = tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=float(v))
+                                     for tag, v in values.items()])
+        self.writer.add_summary(summary, step)
+
+    def step_done(self, sess, step):
+        if (step % self.cfg.checkpoint_every == 0 or step == self.cfg.training_steps
+                or self.stop_requested):
+            self.checkpointer.save(sess, step)
+        super().step_done(sess, step)
+
+
+class Checkpointer:
+    """A Saver for the model and the data pipeline's state, in one TF checkpoint.
+
+    Resuming needs the step and the train set's permutation, position, epoch count and RNG
+    state as well as the weights; they are variables here, so one checkpoint holds them all and
+    TensorFlow writes it atomically.
+    """
+
+    def __init__(self, dataset, keep, run_dir):
+        self.dataset, self.run_dir = dataset, run_dir
+        self.state, self.feeds, assigns = {}, {}, []
+        with tf1.variable_scope("resume_state"):
+            for key, value in dict(dataset.get_state(), step=np.int64(0)).items():
+                dtype = tf.float64 if np.asarray(value).dtype.kind == "f" else tf.int64
+                var = tf1.get_variable(key, shape=np.shape(value), dtype=dtype, trainable=False,
+                                       initializer=tf1.zeros_initializer())
+                self.feeds[key] = tf1.placeholder(dtype, np.shape(value))
+                self.state[key] = var
+                assigns.append(var.assign(self.feeds[key]))
+        self.assign = tf.group(*assigns)
+        self.saver = tf1.train.Saver(max_to_keep=keep, save_relative_paths=True)
+
+    def save(self, sess, step):
+        state = dict(self.dataset.get_state(), step=step)
+        feed = {self.feeds[k]: np.asarray(v, dtype=self.feeds[k].dtype.as_numpy_dtype)
+                for k, v in state.items()}
+        sess.run(self.assign, feed)
+        self.saver.save(sess, os.path.join(self.run_dir, "ckpt"), global_step=step,
+                        write_meta_graph=False)
+
+    def restore(self, sess):
+        """Load the run's newest checkpoint into `sess` and the data set; return its step."""
+        path = os.path.join(self.run_dir, f"ckpt-{latest_step(self.run_dir)}")
+        try:
+            self.saver.restore(sess, path)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
+            first = str(e).strip().splitlines()[0][:200]
+            raise RunError(f"checkpoint {path} does not match this model ({first}); resume "
+                           "with the run's own config") from None
+        except (tf.errors.DataLossError, tf.errors.OpError, ValueError) as e:
+            first = str(e).strip().splitlines()[0][:200]
+            raise RunError(f"checkpoint {path} is corrupted ({first}); delete it to resume from "
+                           "an earlier one, or start a new run") from None
+        state = dict(zip(self.state, sess.run(list(self.state.values()))))
+        self.dataset.set_state(state)
+        return int(state["step"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The command line's run: new, resumed, or none
+
+def add_arguments(parser):
+    """--resume and --run_name, beside the config keys."""
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder "
+                        "from its newest checkpoint")
+    parser.add_argument("--run_name", help="name of the run folder (default: a timestamp)")
+
+
+def config_and_seed(cfg, args):
+    """The run's config and seed: a resumed run's own, else `cfg` with its seed or one drawn."""
+    if args.resume:
+        cfg, seed = load_run(args.resume, cfg, args.explicit)
+        latest_step(args.resume)    # fail now, before the data load, if there is none
+        return cfg, seed
+    return cfg, cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
+
+
+@contextlib.contextmanager
+def open_run(cfg, seed, args):
+    """Create (or reopen, with --resume) the run folder and yield its Run; without runs_dir, a
+    Run that only prints. Prints the seed line first; Ctrl-C ends with how to resume, exit 130."""
+    run_dir = args.resume
+    if args.resume:
+        step = latest_step(run_dir)
+        truncate_log(run_dir, step)
+        note(f"resuming {run_dir} from step {step}")
+    else:
+        header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
+        if cfg.runs_dir:   # runs_dir="" trains without a run folder
+            run_dir = new_run_dir(cfg, args.run_name)
+            data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
+                {"config": dict(vars(cfg), seed=seed), "seed": seed,
+                 "command": repeat_command(cfg, seed)}, indent=1) + "\n")
+            data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
+        print(header, flush=True)
+    try:
+        yield RunFolder(cfg, run_dir, resume=bool(args.resume)) if run_dir else Run(cfg)
+    except KeyboardInterrupt as e:
+        if run_dir and tf1.train.latest_checkpoint(run_dir):
+            saved = f"checkpoint saved at step {e.args[0]}; " if e.args else ""
+            print(f"\n# interrupted: {saved}resume with: python train_rnn.py --resume {run_dir}",
+                  file=sys.stderr)
+        else:
+            print("\n# interrupted before the first checkpoint: nothing to resume",
+                  file=sys.stderr)
+        sys.exit(130)
+    if run_dir:
+        note(f"run folder: {run_dir} (tensorboard --logdir {cfg.runs_dir})")
+
+
+def new_run_dir(cfg, run_name):
+    """Create runs/<run_name or timestamp>; the timestamp gets -2, -3 ... when taken."""
+    name = run_name or time.strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(cfg.runs_dir, name)
+    for k in itertools.count(2):
+        try:
+            os.makedirs(path)
+            return path
+        except FileExistsError:
+            if run_name:
+                raise RunError(f"run folder {path} exists; resume it with --resume {path}, "
+                               "or choose another --run_name") from None
+            path = os.path.join(cfg.runs_dir, f"{name}-{k}")
+        except OSError as e:
+            raise RunError(f"cannot create run folder {path} ({e.strerror}); "
+                           "set --runs_dir to a writable folder") from None
+
+
+def load_run(run_dir, cfg, explicit):
+    """The config and seed of the run in `run_dir`, with the command line's changes (the keys in
+    `explicit`, their values in `cfg`) checked and applied."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            saved = json.load(f)
+        saved_cfg, seed = saved["config"], int(saved["seed"])
+    except FileNotFoundError:
+        raise RunError(f"{run_dir} is not a run folder (no config.json); give the folder "
+                       "that train_rnn.py printed") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(f"{run_dir}/config.json is unreadable; start a new run") from None
+    for key in explicit - RESUMABLE:
+        if getattr(cfg, key) != saved_cfg.get(key):
+            raise RunError(f"{run_dir} was trained with {key}={saved_cfg.get(key)}, not "
+                           f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
+    merged = dict(config_defaults(), **saved_cfg)
+    merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
+    return types.SimpleNamespace(**merged), seed
+
+
+def latest_step(run_dir):
+    """The step of the newest checkpoint in `run_dir`."""
+    path = tf1.train.latest_checkpoint(run_dir)
+    if path is None:
+        raise RunError(f"{run_dir} has no checkpoint yet; start a new run with python "
+                       "train_rnn.py")
+    return int(path.rsplit("-", 1)[1])
+
+
+def truncate_log(run_dir, step):
+    """Keep the run's log up to `step`, the lines that the resumed run will not print again."""
+    path = os.path.join(run_dir, "log.txt")
+    kept = []
+    with contextlib.suppress(FileNotFoundError):
+        with open(path) as f:
+            for line in f:
+                m = re.match(r"Step (\d+),", line)
+                if m and int(m[1]) > step or not m and kept and not line.startswith("# seed"):
+                    break
+                kept.append(line)
+    data.atomic_write_text(path, "".join(kept))

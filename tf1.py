@@ -1,0 +1,65 @@
+"""TensorFlow 2.21 as TensorFlow 1: import `tf` and `tf1` from here, never tensorflow directly.
+
+    from tf1 import tf, tf1      # tf1 = tf.compat.v1; graphs and Sessions, as in 2017
+
+Used by train_rnn.py, predict.py, bench.py and the tests. What it sets up, once, at import:
+  - TF_USE_LEGACY_KERAS=1 before TensorFlow loads: BasicLSTMCell lives on only in the legacy
+    Keras cells (the tf-keras package); without it TF 2.21 says "BasicLSTMCell is not
+    available with Keras 3";
+  - a quiet import: TensorFlow's C++ start-up chatter would drown the tutorial's log, and in 2.21
+    part of it ignores TF_CPP_MIN_LOG_LEVEL, so file descriptor 2 is filtered while it loads;
+  - graph mode (eager execution off) and no deprecation notices for the compat API used on purpose.
+"""
+import contextlib
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# C++ lines that TensorFlow prints while it loads, whatever TF_CPP_MIN_LOG_LEVEL says
+_LOAD_NOISE = re.compile(r"absl::InitializeLog|cudart_stub|cpu_feature_guard|To enable the "
+                         r"following instructions|oneDNN custom operations|Unable to register "
+                         r"cu(DNN|FFT|BLAS) factory|computation placer|TF-TRT Warning|cuInit")
+
+
+@contextlib.contextmanager
+def _quiet_load():
+    """Run a block with file descriptor 2 captured; pass on all but the known load noise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not _LOAD_NOISE.search(line):
+                    sys.stderr.write(line)
+
+
+with _quiet_load():
+    import tensorflow as tf
+    import tf_keras  # noqa: F401  (loaded here, not at the first cell, to quiet it too)
+
+tf1 = tf.compat.v1
+tf1.disable_eager_execution()
+tf.get_logger().setLevel("ERROR")  # deprecation notices of the compat API we use on purpose
+warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras)\b")
+warnings.filterwarnings("ignore", message=r".*(BasicLSTMCell|static_rnn).*deprecated")
+
+
+def session_config(cfg):
+    """Session settings: op determinism, so that one seed gives one log; for the fast LSTM, one
+    single-threaded inter-op thread per batch shard, which suits its small matrices."""
+    tf.config.experimental.enable_op_determinism()
+    if cfg.lstm_impl == "fast":
+        return tf1.ConfigProto(inter_op_parallelism_threads=2, intra_op_parallelism_threads=1,
+                               use_per_session_threads=True)  # not the global pools
+    return tf1.ConfigProto()
