@@ -12,6 +12,7 @@ import concurrent.futures
 import contextlib
 import datetime
 import importlib.metadata
+import itertools
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ import sys
 
 from tqdm import tqdm
 
-from compare_log import LogError, parse_log, read_log, share_inside, summarize
+from compare_log import LogError, parse_log, read_log, share_inside, summarize, verdict
 from data import atomic_write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,6 +75,26 @@ def band_from_logs(logs, leave_one_out=True):
             share_inside(log, band_from_logs(logs[:i] + logs[i + 1:], leave_one_out=False))
             for i, log in enumerate(logs)]
     return band
+
+
+def rule_error_rates(logs, seeds):
+    """How often the rule rejects genuine runs: each seed judged against the band of the
+    others (the single-run verdict), and each pair of seeds judged with each other (--against)
+    against the band of the rest.
+
+    Returns:
+        dict: the two shares rejected, and which seeds and pairs were.
+    """
+    def without(*drop):
+        return band_from_logs([log for k, log in enumerate(logs) if k not in drop],
+                              leave_one_out=False)
+    single = [seeds[i] for i, log in enumerate(logs) if not verdict(log, without(i))[0]]
+    pairs = list(itertools.combinations(range(len(logs)), 2))
+    rejected = [[seeds[i], seeds[j]] for i, j in pairs
+                if not verdict(logs[i], without(i, j), logs[j])[0]]
+    return {"single_run_rejected": len(single) / len(logs), "single_runs_rejected": single,
+            "pairs_rejected": len(rejected) / len(pairs), "pairs_rejected_seeds": rejected,
+            "single_runs": len(logs), "pairs": len(pairs)}
 
 
 def band_json(band):
@@ -150,6 +171,7 @@ def main(argv=None):
     band = band_from_logs(logs)
     band.update(
         seeds=seeds,
+        error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
         command=shlex.join(["python", "make_band.py", *argv]),
         train_args=train_args,
         versions={p: importlib.metadata.version(p)

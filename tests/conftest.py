@@ -22,8 +22,20 @@ def mnist_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def mnist(mnist_dir):
-    return data.read_data_sets(mnist_dir, seed=0, mirrors=())
+def _mnist_loaded(mnist_dir):
+    mnist = data.read_data_sets(mnist_dir, seed=0, mirrors=())
+    return mnist, {name: getattr(mnist, name).get_state()
+                   for name in ("train", "validation", "test")}
+
+
+@pytest.fixture
+def mnist(_mnist_loaded):
+    """The real MNIST, loaded once; each test gets it with the batch order of a fresh load, so
+    no test's outcome depends on which tests ran before it."""
+    mnist, states = _mnist_loaded
+    for name, state in states.items():
+        getattr(mnist, name).set_state(state)
+    return mnist
 
 
 def tiny_config(**overrides):

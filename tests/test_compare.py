@@ -99,7 +99,29 @@ def test_missing_file_and_mismatched_steps(tmp_path):
                      "Step 10, Minibatch Loss= 2.4000, Training Accuracy= 0.100\n"
                      "Optimization Finished!\nTesting Accuracy: 0.1\n")
     r = compare(str(short))
-    assert r.returncode == 2 and "don't line up" in r.stderr
+    assert r.returncode == 2 and r.stderr == (
+        f"compare_log.py: error: {short}: its steps (1..10) are not the band's (1..10000 every "
+        "200); compare it --against a run of the same config, or make a band for it: python "
+        "make_band.py --seeds 10 --runs_dir runs/band --out band.json -- --training_steps=N ..., "
+        "then --band band.json\n")
+
+
+def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
+    folder = tmp_path / "h64"
+    folder.mkdir()
+    lines = open(TUTORIAL).read().splitlines()
+    (folder / "log.txt").write_text("\n".join(l for l in lines if not l.startswith(
+        ("Step 10000", "Step 9800"))) + "\n")
+    config = dict(__import__("configurator").PUBLISHED, num_hidden=64, training_steps=9600,
+                  seed=3, runs_dir="elsewhere")
+    (folder / "config.json").write_text(json.dumps({"config": config, "seed": 3}))
+    r = compare(str(folder))
+    assert r.returncode == 2, r.stdout
+    assert (f"{folder}: its steps (1..9600 every 200) are not the band's (1..10000 every 200); "
+            "its config differs: num_hidden=64 (band: 128), training_steps=9600 (band: 10000); "
+            "compare it --against a run of the same config, or make a band for it: python "
+            "make_band.py --seeds 10 --runs_dir runs/band --out band.json -- --num_hidden=64 "
+            "--training_steps=9600, then --band band.json") in r.stderr
 
 
 def test_plot_is_a_png(tmp_path):
@@ -158,7 +180,12 @@ def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
     # a tiny band's run compares against that band
     r = compare(str(tmp_path / "runs" / "seed_2.log"), "--band", str(tmp_path / "band.json"),
                 "--reference", str(tmp_path / "runs" / "seed_1.log"))
-    assert r.returncode in (0, 1) and "points inside the band: " in r.stdout
+    consistent, marks, lines = compare_log.verdict(logs[1], compare_log.read_band(
+        str(tmp_path / "band.json")))
+    assert r.returncode == (0 if consistent else 1), r.stdout + r.stderr
+    assert r.stdout.rstrip().splitlines()[-len(lines):] == lines
+    inside = sum(map(sum, marks.values()))
+    assert lines[0].startswith(f"points inside the band: {inside} of 10 ")
 
 
 def test_make_band_refuses_other_args_in_the_same_runs_dir(tmp_path, mnist_dir):
@@ -180,3 +207,30 @@ def test_statistics_against_numpy_and_tables():
     # Student's t 97.5% quantiles from published tables
     for df, t in [(1, 12.706), (4, 2.776), (6, 2.447), (9, 2.262), (15, 2.131), (60, 2.000)]:
         assert compare_log.t975(df) == pytest.approx(t, abs=0.002)
+
+
+def test_against_shows_the_difference_rule(tmp_path):
+    a = tmp_path / ("a_run_with_a_rather_long_file_name_" * 3 + ".log")
+    a.write_text(open(os.path.join(ROOT, "reference", "band_runs", "seed_3.log")).read())
+    b = os.path.join(ROOT, "reference", "band_runs", "seed_5.log")
+    r = compare(str(a), "--against", b)
+    out = r.stdout.splitlines()
+    assert out[:2] == [f"# this run: {a}", f"# other run: {b}"]
+    table = out[2:out.index("")]
+    bars = {tuple(i for i, c in enumerate(line) if c == "|") for line in table if "|" in line}
+    assert len(bars) == 1                      # every row's columns line up, whatever the names
+    run, other = compare_log.read_log(str(a)), compare_log.read_log(b)
+    band = compare_log.read_band(compare_log.REFERENCE_BAND)
+    _, marks, lines = compare_log.verdict(run, band, other)
+    allowed = compare_log.band_intervals(band, "loss", against=True)
+    for i, row in enumerate(table[3:]):
+        cells = row.replace("|", " ").replace("+-", " ").replace("*", " ").split()
+        step, loss, acc, oloss, oacc, dloss, dacc, aloss, aacc = cells
+        assert int(step) == run["steps"][i] and float(loss) == run["loss"][i]
+        assert float(oloss) == other["loss"][i] and float(oacc) == other["accuracy"][i]
+        assert float(dloss) == pytest.approx(run["loss"][i] - other["loss"][i], abs=1e-4)
+        assert float(aloss) == pytest.approx((allowed[i][1] - allowed[i][0]) / 2, abs=1e-4)
+        assert ("*" in row.split("|")[3]) == (not marks["loss"][i] or not marks["accuracy"][i])
+    assert out[-len(lines):] == lines and len(lines) == 4
+    assert lines[0].startswith("points where the two runs differ by no more than two seeds do: ")
+    assert "band" not in lines[0]

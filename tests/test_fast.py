@@ -30,7 +30,8 @@ def numpy_loss(x, y, kernel, bias, w_out, b_out, forget_bias=1.0):
 
 
 @pytest.fixture(scope="module")
-def weights_and_batch(mnist):
+def weights_and_batch(_mnist_loaded):
+    mnist, _ = _mnist_loaded      # test images only: no batch state involved
     rng = np.random.RandomState(0)
     weights = {"kernel": rng.uniform(-0.15, 0.15, (156, 512)),
                "bias": rng.normal(0, 0.3, 512),           # non-zero, so the bias path counts

@@ -1,0 +1,62 @@
+"""The committed evidence is today's code's: the band file comes from the committed seed logs,
+and the code reproduces the start of committed full-length logs byte for byte (a change to
+seeding, batch order or initial weights would leave the band and the README stale)."""
+import glob
+import json
+import os
+import re
+import types
+
+import pytest
+
+import compare_log
+import data
+import runs
+import train_rnn
+from configurator import config_defaults
+from conftest import ROOT
+from make_band import band_from_logs, band_json, rule_error_rates
+
+BAND_RUNS = os.path.join(ROOT, "reference", "band_runs")
+
+
+def band_logs():
+    paths = sorted(glob.glob(os.path.join(BAND_RUNS, "seed_*.log")),
+                   key=lambda p: int(re.search(r"seed_(\d+)", p)[1]))
+    return [compare_log.read_log(p) for p in paths]
+
+
+def test_the_band_file_is_made_from_the_committed_logs():
+    committed = json.loads(band_json(compare_log.read_band(compare_log.REFERENCE_BAND)))
+    rebuilt = json.loads(band_json(band_from_logs(band_logs())))
+    for key in ("steps", "loss", "accuracy", "test_accuracy", "test_accuracy_full",
+                "leave_one_out_share_inside"):
+        assert rebuilt[key] == committed[key], key
+    seeds = sorted(int(re.search(r"seed_(\d+)", p)[1])
+                   for p in glob.glob(os.path.join(BAND_RUNS, "seed_*.log")))
+    assert committed["seeds"] == seeds and len(seeds) >= 20
+
+
+def test_the_error_rates_in_the_band_file_are_the_rules():
+    committed = compare_log.read_band(compare_log.REFERENCE_BAND)
+    seeds = sorted(int(re.search(r"seed_(\d+)", p)[1])
+                   for p in glob.glob(os.path.join(BAND_RUNS, "seed_*.log")))
+    rates = rule_error_rates(band_logs(), seeds)
+    assert json.loads(band_json({"error_rates": rates}))["error_rates"] == committed["error_rates"]
+    assert rates["single_run_rejected"] <= 0.05 and rates["pairs_rejected"] <= 0.05
+
+
+@pytest.mark.parametrize("log_path, seed", [
+    ("reference/band_runs/seed_3.log", 3),
+    ("docs/readme_run.log", None),          # its seed is on its first line
+])
+def test_committed_logs_start_as_todays_code_prints(mnist_dir, log_path, seed):
+    text = open(os.path.join(ROOT, log_path)).read()
+    if seed is None:
+        seed = int(re.match(r"# seed (\d+);", text)[1])
+    cfg = types.SimpleNamespace(**dict(config_defaults(), training_steps=200))
+    mnist = data.read_data_sets(mnist_dir, seed=seed, mirrors=())
+    printed = []
+    train_rnn.train(cfg, seed, mnist, runs.Run(cfg, log=printed.append))
+    committed = [line for line in text.splitlines() if line.startswith("Step ")][:2]
+    assert [line for line in printed if line.startswith("Step ")] == committed   # 1 and 200
