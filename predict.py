@@ -1,21 +1,23 @@
 """Classify new digits with a trained run: the tutorial's last step.
 
-    python predict.py my_digit.png                   # newest checkpoint of the newest run
+    python predict.py my_digit.png                   # the newest finished run
     python predict.py a.png b.jpg --run runs/NAME    # a given run
     python predict.py --test_index 0 1 2             # MNIST test images, with their labels
     python predict.py my_digit.png --save_input seen.png   # also save what the network saw
 
-Any PNG or JPEG works: any size, colour or grey, dark digit on light paper or light on dark.
-Each is turned into an MNIST-like input the way MNIST itself was made: grey, digit light on dark,
-cropped to its bounding box, scaled to fit 20x20 keeping its aspect ratio, and placed in 28x28
-with its centre of mass at the centre. A 28x28 light-on-dark image is taken as already MNIST-like
-and used as it is.
+Any PNG or JPEG works: any size, colour or grey, dark digit on light paper or light on dark,
+a photo with its EXIF orientation. Each is turned into an MNIST-like input the way MNIST itself
+was made: the paper (its level estimated from the border, a gradient of light included) becomes
+0 and the ink 1, then the digit is cropped to its bounding box, scaled to fit 20x20 keeping its
+aspect ratio, and placed in 28x28 with its centre of mass at the centre. A 28x28 light-on-dark
+image is taken as already MNIST-like and used as it is.
 """
 import argparse
 import os
+import sys
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 import config
 import data
@@ -26,11 +28,40 @@ from tf1 import tf1
 MNIST_BOX = 20        # MNIST digits fit a 20x20 box ...
 MNIST_SIZE = 28       # ... inside 28x28, their centre of mass at the centre
 MNIST_CENTRE = 14.0   # measured on MNIST itself: mean centre of mass (row, col) is (14.0, 14.0)
-INK = 0.1             # pixels below this (0..1, after inversion) don't count as the digit
+INK = 0.15            # below this share of the strokes' level a pixel counts as paper
+STROKE = 0.5         # the digit's bounding box holds the pixels above this (0..1)
+MIN_CONTRAST = 0.08   # strokes must differ from the paper by this much (0..1) to be a digit
 
 
 class PredictError(Exception):
     pass
+
+
+def paper_and_ink(grey):
+    """(H, W) grey in [0, 1] -> ink in [0, 1]: paper 0, the strokes' typical level 1.
+
+    The paper is a plane fitted to the border pixels, so an even colour or lighting that changes
+    across the page both become 0; the ink is whichever side of the paper the strokes lie on
+    (dark on light or light on dark); a small median filter takes out pixel noise first.
+    """
+    h, w = grey.shape
+    ys, xs = np.mgrid[:h, :w]
+    edge = np.zeros((h, w), bool)
+    k = max(1, min(h, w) // 40)                 # a border a few pixels wide
+    edge[:k], edge[-k:], edge[:, :k], edge[:, -k:] = True, True, True, True
+    basis = np.stack([np.ones(h * w), ys.ravel() / h, xs.ravel() / w], 1)
+    coef, *_ = np.linalg.lstsq(basis[edge.ravel()], grey[edge], rcond=None)
+    diff = grey - (basis @ coef).reshape(h, w)
+    size = 5 if min(h, w) >= 112 else 3      # digits drawn large: strokes many pixels wide
+    diff = np.asarray(Image.fromarray(diff.astype(np.float32)).filter(
+        ImageFilter.MedianFilter(size)))
+    ink = -diff if -diff.min() > diff.max() else diff      # dark strokes: below the paper
+    strokes = ink > 0.5 * ink.max()
+    level = np.median(ink[strokes]) if ink.max() > 0 else 0.0
+    if level < MIN_CONTRAST:
+        raise PredictError("no digit found: the image is blank")
+    # the paper's own grain (below INK of the strokes' level) counts as paper
+    return np.clip((ink / level - INK) / (1 - INK), 0, 1)
 
 
 def mnist_like(image):
@@ -43,22 +74,18 @@ def mnist_like(image):
         # strokes drawn on a transparent canvas: put them on white paper first
         paper = Image.new("RGBA", image.size, "white")
         image = Image.alpha_composite(paper, image.convert("RGBA"))
-    grey = np.asarray(ImageOps.grayscale(image), dtype=np.uint8)
+    grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255
     border = np.concatenate((grey[0], grey[-1], grey[:, 0], grey[:, -1]))
-    light_on_dark = np.median(border) < 128
-    if grey.shape == (MNIST_SIZE, MNIST_SIZE) and light_on_dark:
-        return grey.astype(np.float32) * np.float32(1.0 / 255.0)   # already MNIST-like
-    if not light_on_dark:
-        grey = 255 - grey
-    ink = grey.astype(np.float32) / 255 >= INK
-    if not ink.any():
-        raise PredictError("no digit found: the image is blank")
-    rows, cols = np.nonzero(ink.any(1))[0], np.nonzero(ink.any(0))[0]
-    digit = Image.fromarray(grey[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
+    if grey.shape == (MNIST_SIZE, MNIST_SIZE) and np.median(border) < 0.5:
+        return grey                             # already MNIST-like: light on dark, 28x28
+    ink = paper_and_ink(grey)
+    # the digit's box: where the strokes are (a stray speck of noise must not widen it)
+    strokes = ink > STROKE
+    rows, cols = np.nonzero(strokes.any(1))[0], np.nonzero(strokes.any(0))[0]
+    digit = Image.fromarray(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1])
     scale = MNIST_BOX / max(digit.size)
     size = (max(1, round(digit.width * scale)), max(1, round(digit.height * scale)))
-    digit = np.asarray(digit.resize(size, Image.LANCZOS), dtype=np.float32) / 255
-    digit = np.clip(digit, 0, 1)
+    digit = np.clip(np.asarray(digit.resize(size, Image.LANCZOS), dtype=np.float32), 0, 1)
 
     # translate so that the centre of mass lands on MNIST's centre, keeping the digit inside
     ys, xs = np.mgrid[:digit.shape[0], :digit.shape[1]]
@@ -76,7 +103,8 @@ def load_image(path):
     try:
         with Image.open(path) as image:
             image.load()
-            return mnist_like(image)
+            # a phone photo may be stored sideways with an EXIF orientation tag: apply it first
+            return mnist_like(ImageOps.exif_transpose(image))
     except FileNotFoundError:
         raise PredictError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
@@ -86,18 +114,52 @@ def load_image(path):
         raise PredictError(f"{path}: {e}") from None
 
 
-def newest_run(runs_dir):
-    """The most recently written run folder of `runs_dir` that has a checkpoint."""
+def unusable(status):
+    """Why a run can't serve as the default model, or None when it finished training."""
+    if status.diverged:
+        return f"it diverged ({status.diverged.split(';')[0]})"
+    if status.step < status.training_steps or status.full_accuracy is None:
+        return f"unfinished (step {status.step} of {status.training_steps})"
+    return None
+
+
+def newest_finished_run(runs_dir):
+    """The most recently written run of `runs_dir` that finished training without diverging.
+
+    Returns:
+        (run folder, [(newer run folder, why it was skipped), ...])
+    """
     candidates = []
     if os.path.isdir(runs_dir):
         for name in os.listdir(runs_dir):
-            path = os.path.join(runs_dir, name)
-            if os.path.exists(os.path.join(path, "checkpoint")):
-                candidates.append((os.path.getmtime(os.path.join(path, "checkpoint")), path))
-    if not candidates:
+            log = os.path.join(runs_dir, name, "log.txt")
+            if os.path.exists(os.path.join(runs_dir, name, "config.json")) and os.path.exists(log):
+                candidates.append((os.path.getmtime(log), os.path.join(runs_dir, name)))
+    skipped = []
+    for _, path in sorted(candidates, reverse=True):
+        try:
+            why = unusable(runs.run_status(path))
+        except runs.RunError as e:
+            why = str(e).split(";")[0]
+        if why is None:
+            return path, skipped
+        skipped.append((path, why))
+    if not skipped:
         raise PredictError(f"no trained run in {runs_dir}/; train one with python train_rnn.py, "
                            "or give --run runs/NAME")
-    return max(candidates)[1]
+    raise PredictError(f"no run in {runs_dir}/ finished training without diverging (newest: "
+                       f"{skipped[0][0]}, {skipped[0][1]}); train one with python train_rnn.py, "
+                       "or give --run runs/NAME")
+
+
+def describe_run(run_dir, status):
+    """One line: the run, its checkpoint's step out of its training steps, its accuracy."""
+    line = f"# run {run_dir}: checkpoint at step {status.step} of {status.training_steps}"
+    if status.full_accuracy:
+        n, accuracy = status.full_accuracy
+        return line + f"; accuracy on all {n} test images {accuracy:.4f} (from its log)"
+    why = unusable(status)
+    return line + f"; {why}: its accuracy was never measured, predictions may be poor"
 
 
 class Model:
@@ -105,10 +167,14 @@ class Model:
 
     def __init__(self, run_dir):
         try:
-            self.cfg, _ = runs.load_run(run_dir, cfg=None, explicit=set())
-            self.checkpoint = os.path.join(run_dir, f"ckpt-{runs.latest_step(run_dir)}")
+            self.status = runs.run_status(run_dir)
         except runs.RunError as e:
             raise PredictError(str(e)) from None
+        if not self.status.step:
+            raise PredictError(f"{run_dir} has no checkpoint yet; let it train to its first "
+                               "checkpoint, or give another --run")
+        self.cfg = self.status.cfg
+        self.checkpoint = os.path.join(run_dir, f"ckpt-{self.status.step}")
         graph = tf1.Graph()
         with graph.as_default():
             self.g = train_rnn.build_graph(self.cfg, seed=0)
@@ -142,7 +208,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="*", help="PNG or JPEG files of handwritten digits")
-    parser.add_argument("--run", help="run folder (default: the newest under runs/)")
+    parser.add_argument("--run", help="run folder (default: the newest under --runs_dir that "
+                        "finished training without diverging)")
+    parser.add_argument("--runs_dir", default=config.runs_dir,
+                        help=f"where to look for runs (default: {config.runs_dir})")
     parser.add_argument("--test_index", type=int, nargs="+", metavar="N",
                         help="predict these MNIST test images and show their true labels")
     parser.add_argument("--save_input", metavar="PNG", help="write the 28x28 input the network "
@@ -151,7 +220,11 @@ def main(argv=None):
     if not args.images and not args.test_index:
         parser.error("give image files, or --test_index N")
     try:
-        run_dir = args.run or newest_run(config.runs_dir)
+        run_dir = args.run
+        if not run_dir:
+            run_dir, skipped = newest_finished_run(args.runs_dir)
+            for path, why in skipped:
+                print(f"# skipped {path}: {why}", file=sys.stderr)
         if not os.path.isdir(run_dir):
             raise PredictError(f"run folder {run_dir} does not exist; see the folders in runs/")
         inputs, names, labels = [], [], []
@@ -174,7 +247,7 @@ def main(argv=None):
         parser.exit(1, f"predict.py: error: {e}\n")
 
     probs = model.probabilities(np.stack(inputs))
-    print(f"# {model.checkpoint}")
+    print(describe_run(run_dir, model.status))
     for name, p, label in zip(names, probs, labels):
         true = "" if label is None else f"  true {label}"
         print(f"{name}: {describe(p)}{true}")

@@ -13,6 +13,7 @@ train_rnn.train() reaches it through one `Run` object, in five calls:
 `Run` alone prints; `RunFolder` also writes the run folder. `open_run` makes the right one for a
 command line (new, resumed or no folder) and turns Ctrl-C into a message and exit status 130.
 """
+import argparse
 import contextlib
 import itertools
 import json
@@ -31,12 +32,18 @@ import data
 from configurator import config_defaults, repeat_command
 from tf1 import tf, tf1
 
+DIVERGED = "# diverged: "   # the log line of a run that diverged
 RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
              "lstm_impl"}  # what may change when a run is resumed
 
 
 class RunError(Exception):
     """A run folder or checkpoint can't be used; the message says which and what to do."""
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; a run folder's log records it (predict.py skips such
+    runs)."""
 
 
 def note(message):
@@ -118,15 +125,18 @@ class RunFolder(Run):
         self.writer = tf1.summary.FileWriter(self.run_dir, self.graph)
         return super().__enter__()
 
-    def __exit__(self, *exc):
-        super().__exit__(*exc)
+    def __exit__(self, kind, error, traceback):
+        super().__exit__(kind, error, traceback)
+        if isinstance(error, TrainingDiverged):
+            self.file.write(f"{DIVERGED}{error}\n")
         self.file.close()
         self.writer.close()
 
     def start(self, sess):
         first = 1
         if self.resume:
-            first = self.checkpointer.restore(sess) + 1
+            if latest_step(self.run_dir):   # else: stopped before its first checkpoint
+                first = self.checkpointer.restore(sess) + 1
             # TensorBoard drops the earlier try's events from `first` on
             self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
         return self._progress(first)
@@ -193,6 +203,10 @@ class Checkpointer:
                            "an earlier one, or start a new run") from None
         state = dict(zip(self.state, sess.run(list(self.state.values()))))
         self.dataset.set_state(state)
+        # the earlier process's checkpoints count towards keep_checkpoints too
+        previous = tf1.train.get_checkpoint_state(self.run_dir).all_model_checkpoint_paths
+        self.saver.recover_last_checkpoints([os.path.join(self.run_dir, os.path.basename(p))
+                                             for p in previous])
         return int(state["step"])
 
 
@@ -203,14 +217,30 @@ def add_arguments(parser):
     """--resume and --run_name, beside the config keys."""
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue the run in this folder "
                         "from its newest checkpoint")
-    parser.add_argument("--run_name", help="name of the run folder (default: a timestamp)")
+    parser.add_argument("--run_name", type=_run_name,
+                        help="name of the run folder (default: a timestamp)")
+
+
+def _run_name(name):
+    if not name or name in (".", "..") or "/" in name or "\0" in name:
+        raise argparse.ArgumentTypeError(f"must be one plain folder name (no '/', not '..', "
+                                         f"not empty), got {name!r}")
+    return name
 
 
 def config_and_seed(cfg, args):
     """The run's config and seed: a resumed run's own, else `cfg` with its seed or one drawn."""
     if args.resume:
         cfg, seed = load_run(args.resume, cfg, args.explicit)
-        latest_step(args.resume)    # fail now, before the data load, if there is none
+        step = latest_step(args.resume)
+        if step > cfg.training_steps:
+            raise RunError(f"{args.resume} has trained {step} steps already; resume it with "
+                           f"--training_steps above {step}, or without --training_steps")
+        if step == cfg.training_steps and finished(args.resume):
+            note(f"{args.resume} is finished ({step} of {cfg.training_steps} steps); nothing "
+                 f"changed. To train it longer: --resume {args.resume} --training_steps=N, "
+                 f"N > {step}")
+            sys.exit(0)
         return cfg, seed
     return cfg, cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
 
@@ -223,29 +253,28 @@ def open_run(cfg, seed, args):
     if args.resume:
         step = latest_step(run_dir)
         truncate_log(run_dir, step)
-        note(f"resuming {run_dir} from step {step}")
+        write_config(run_dir, cfg, seed)     # a longer --training_steps is the run's own now
+        note(f"resuming {run_dir} from step {step}" if step else
+             f"{run_dir} stopped before its first checkpoint: starting it again from step 1")
     else:
         header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
         if cfg.runs_dir:   # runs_dir="" trains without a run folder
             run_dir = new_run_dir(cfg, args.run_name)
-            data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
-                {"config": dict(vars(cfg), seed=seed), "seed": seed,
-                 "command": repeat_command(cfg, seed)}, indent=1) + "\n")
+            write_config(run_dir, cfg, seed)
             data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
+            note(f"run folder: {run_dir}")
         print(header, flush=True)
     try:
         yield RunFolder(cfg, run_dir, resume=bool(args.resume)) if run_dir else Run(cfg)
     except KeyboardInterrupt as e:
-        if run_dir and tf1.train.latest_checkpoint(run_dir):
+        if run_dir:
             saved = f"checkpoint saved at step {e.args[0]}; " if e.args else ""
-            print(f"\n# interrupted: {saved}resume with: python train_rnn.py --resume {run_dir}",
-                  file=sys.stderr)
+            note(f"interrupted: {saved}resume with: python train_rnn.py --resume {run_dir}")
         else:
-            print("\n# interrupted before the first checkpoint: nothing to resume",
-                  file=sys.stderr)
+            note("interrupted (no run folder: nothing to resume)")
         sys.exit(130)
     if run_dir:
-        note(f"run folder: {run_dir} (tensorboard --logdir {cfg.runs_dir})")
+        note(f"run folder: {run_dir} (tensorboard --logdir {os.path.dirname(run_dir) or '.'})")
 
 
 def new_run_dir(cfg, run_name):
@@ -288,12 +317,23 @@ def load_run(run_dir, cfg, explicit):
 
 
 def latest_step(run_dir):
-    """The step of the newest checkpoint in `run_dir`."""
+    """The step of the newest checkpoint in `run_dir`; 0 when it has none yet."""
     path = tf1.train.latest_checkpoint(run_dir)
-    if path is None:
-        raise RunError(f"{run_dir} has no checkpoint yet; start a new run with python "
-                       "train_rnn.py")
-    return int(path.rsplit("-", 1)[1])
+    return int(path.rsplit("-", 1)[1]) if path else 0
+
+
+def finished(run_dir):
+    """Whether the run's log holds its final test accuracy: training ended and was measured."""
+    with contextlib.suppress(FileNotFoundError):
+        with open(os.path.join(run_dir, "log.txt")) as f:
+            return any(line.startswith("Testing Accuracy: ") for line in f)
+    return False
+
+
+def write_config(run_dir, cfg, seed):
+    data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
+        {"config": dict(vars(cfg), seed=seed), "seed": seed,
+         "command": repeat_command(cfg, seed)}, indent=1) + "\n")
 
 
 def truncate_log(run_dir, step):
@@ -308,3 +348,20 @@ def truncate_log(run_dir, step):
                     break
                 kept.append(line)
     data.atomic_write_text(path, "".join(kept))
+
+
+def run_status(run_dir):
+    """What a run folder says of itself, for predict.py: the step of its newest checkpoint, its
+    training_steps, its accuracy on all test images as its log recorded it (or None), and how
+    it diverged (or None)."""
+    cfg, _ = load_run(run_dir, cfg=None, explicit=set())
+    full = diverged = None
+    with contextlib.suppress(FileNotFoundError):
+        with open(os.path.join(run_dir, "log.txt")) as f:
+            for line in f:
+                if m := re.match(r"# Testing Accuracy on all (\d+) test images: ([0-9.]+)", line):
+                    full = (int(m[1]), float(m[2]))
+                elif line.startswith(DIVERGED):
+                    diverged = line[len(DIVERGED):].strip()
+    return types.SimpleNamespace(step=latest_step(run_dir), training_steps=cfg.training_steps,
+                                 full_accuracy=full, diverged=diverged, cfg=cfg)

@@ -37,7 +37,7 @@ def main(argv=None):
 
         with runs.open_run(cfg, seed, args) as run:   # run folder, checkpoints, Ctrl-C
             train(cfg, seed, mnist, run)
-    except (data.DataError, TrainingDiverged, runs.RunError) as e:
+    except (data.DataError, runs.TrainingDiverged, runs.RunError) as e:
         sys.exit(f"train_rnn.py: error: {e}")
     except KeyboardInterrupt:                         # before training started
         sys.exit(130)
@@ -109,16 +109,12 @@ def build_graph(cfg, seed):
                 weights=weights, biases=biases)
 
 
-class TrainingDiverged(Exception):
-    pass
-
-
 def train(cfg, seed, mnist, run=None):
     """Train on `mnist`, logging the tutorial's lines through `run` (a runs.Run: by default it
     just prints); return the test accuracy on the first test_len images and on all of them.
 
     Raises:
-        TrainingDiverged: the loss became NaN or infinite.
+        runs.TrainingDiverged: the loss became NaN or infinite.
         runs.RunError: the checkpoint to resume from is missing, corrupted or of another model.
     """
     run = run or runs.Run(cfg)
@@ -146,7 +142,7 @@ def train(cfg, seed, mnist, run=None):
             # Run optimization op (backprop); the loss comes along to catch divergence
             _, train_loss = sess.run([train_op, loss_op], feed_dict={X: batch_x, Y: batch_y})
             if not math.isfinite(train_loss):
-                raise TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
+                raise runs.TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
                                        f"--learning_rate (now {cfg.learning_rate})")
             if step % cfg.display_step == 0 or step == 1:
                 # Calculate batch loss and accuracy (after the update, as the tutorial did)

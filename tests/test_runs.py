@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,9 @@ def reference_run(tmp_path_factory, mnist_dir):
     runs = tmp_path_factory.mktemp("runs")
     r = run(train_cmd(runs, mnist_dir, *TINY, "--run_name=whole"))
     assert r.returncode == 0, r.stderr
+    # the run folder is named when the run starts, and again at the end
+    assert r.stderr.splitlines() == [f"# run folder: {runs}/whole",
+                                     f"# run folder: {runs}/whole (tensorboard --logdir {runs})"]
     return runs / "whole", r.stdout
 
 
@@ -117,3 +121,104 @@ def test_config_mismatch_and_missing_run(tmp_path, mnist_dir, reference_run):
     assert r.returncode == 1 and "is not a run folder (no config.json)" in r.stderr
     r = run(train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=whole", f"--runs_dir={folder.parent}"))
     assert r.returncode == 1 and "exists; resume it with --resume" in r.stderr
+
+
+def checkpoints(folder):
+    return sorted(int(n[5:-6]) for n in os.listdir(folder) if re.fullmatch(r"ckpt-\d+\.index", n))
+
+
+def test_killed_before_the_first_checkpoint_starts_again(tmp_path, mnist_dir, reference_run):
+    folder, _ = reference_run
+    code, _ = interrupt_at(train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=B"), 60,
+                           signal.SIGKILL)
+    assert code == -signal.SIGKILL and checkpoints(tmp_path / "B") == []
+    r = run(train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=B"))      # the name is taken
+    assert r.returncode == 1 and f"run folder {tmp_path}/B exists; resume it" in r.stderr
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/B"))
+    assert r.returncode == 0, r.stderr
+    assert (f"# {tmp_path}/B stopped before its first checkpoint: starting it again from "
+            "step 1") in r.stderr
+    assert (tmp_path / "B" / "log.txt").read_text() == (folder / "log.txt").read_text()
+
+
+def test_keep_checkpoints_holds_across_a_resume(tmp_path, mnist_dir):
+    args = (*TINY, "--checkpoint_every=50", "--keep_checkpoints=2", "--run_name=k")
+    code, _ = interrupt_at(train_cmd(tmp_path, mnist_dir, *args), 260, signal.SIGKILL)
+    assert code == -signal.SIGKILL and checkpoints(tmp_path / "k")[-1] == 250
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/k"))
+    assert r.returncode == 0, r.stderr
+    assert checkpoints(tmp_path / "k") == [250, 300]
+    state = (tmp_path / "k" / "checkpoint").read_text()
+    assert "ckpt-200" not in state and 'model_checkpoint_path: "ckpt-300"' in state
+
+
+def test_resuming_a_finished_run(tmp_path, mnist_dir, reference_run):
+    folder, _ = reference_run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    before = {n: (copy / n).read_bytes() for n in os.listdir(copy)}
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}"))
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr.startswith(f"# {copy} is finished (300 of 300 steps); nothing changed.")
+    assert {n: (copy / n).read_bytes() for n in os.listdir(copy)} == before
+
+    # a longer run from a finished one: the steps of a 400-step run, each logged once
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400"))
+    assert r.returncode == 0, r.stderr
+    whole = run(train_cmd(tmp_path, mnist_dir, *TINY, "--training_steps=400", "--run_name=w"))
+    steps = [l for l in (copy / "log.txt").read_text().splitlines() if l.startswith("Step ")]
+    assert steps == [l for l in whole.stdout.splitlines() if l.startswith("Step ")]
+    assert json.loads((copy / "config.json").read_text())["config"]["training_steps"] == 400
+    from tf1 import tf
+    seen = []
+    for name in sorted(n for n in os.listdir(copy) if n.startswith("events.out")):
+        for event in tf.compat.v1.train.summary_iterator(str(copy / name)):
+            seen += [(v.tag, event.step) for v in event.summary.value]
+    losses = [step for tag, step in seen if tag == "minibatch_loss"]
+    assert losses == [1] + list(range(20, 401, 20))
+    assert [s for tag, s in seen if tag == "test_accuracy"] == [300, 400]
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=350"))
+    assert r.returncode == 1 and "has trained 400 steps already" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["../../tmp/x", "a/b", "", ".."])
+def test_run_name_is_one_plain_folder_name(tmp_path, mnist_dir, name):
+    r = run(train_cmd(tmp_path / "runs", mnist_dir, *TINY, f"--run_name={name}"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == ("train_rnn.py: error: argument --run_name: must be one plain folder "
+                        f"name (no '/', not '..', not empty), got {name!r}\n")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_ctrl_c_on_a_terminal_closes_the_bar_then_says_it_once(tmp_path, mnist_dir):
+    import pty
+    import fcntl
+    import struct
+    import termios
+    primary, secondary = pty.openpty()             # stderr on a terminal: the bar is shown
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    p = subprocess.Popen(train_cmd(tmp_path, mnist_dir, *TINY, "--run_name=tty"), cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=secondary, text=True)
+    os.close(secondary)
+    for line in p.stdout:
+        if line.startswith("Step 100,"):
+            p.send_signal(signal.SIGINT)
+            break
+    p.communicate(timeout=120)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:                            # the child closed its end
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(primary)
+    text = screen.decode(errors="replace").replace("\r\n", "\n")   # the terminal's newlines
+    assert p.returncode == 130
+    assert text.count("# interrupted: checkpoint saved at step") == 1
+    frames, message = text.split("# interrupted:")
+    assert "/300 [" in frames                       # the bar was there
+    assert "|" not in message and "\r" not in message                 # no frame after it
+    assert frames.endswith("\n")                   # the bar's last frame ended its line

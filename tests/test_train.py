@@ -2,6 +2,8 @@
 reproducibility."""
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -30,7 +32,10 @@ def test_overrides_are_typed():
 
 
 @pytest.mark.parametrize("arg, message", [
-    ("--trainig_steps=5", "unknown config key --trainig_steps; known keys: learning_rate, "),
+    ("--trainig_steps=5", "unknown config key --trainig_steps (did you mean --training_steps?); "
+                          "known keys: learning_rate, "),
+    ("--learning_rat=0.1", "unknown config key --learning_rat (did you mean --learning_rate?)"),
+    ("--zzz=1", "unknown config key --zzz; known keys: learning_rate, "),
     ("--batch_size=1.5", "argument --batch_size: expects an integer, got '1.5'"),
     ("--learning_rate=fast", "argument --learning_rate: expects a number, got 'fast'"),
     ("--training_steps=0", "--training_steps must be a positive integer, got 0"),
@@ -127,20 +132,55 @@ def test_divergence_names_the_step(mnist, monkeypatch):
         calls.append(1)
         return (np.full_like(x, np.nan) if len(calls) == 3 else x), y
     monkeypatch.setattr(mnist.train, "next_batch", poisoned)
-    with pytest.raises(train_rnn.TrainingDiverged, match=r"loss became nan at step 3; lower"):
+    with pytest.raises(runs.TrainingDiverged, match=r"loss became nan at step 3; lower"):
         train_rnn.train(tiny_config(), 1, mnist, runs.Run(tiny_config(), log=lambda line: None))
 
 
 def test_same_seed_twice_gives_identical_log(mnist_dir):
-    args = ("--training_steps=200", "--display_step=50", "--seed=11", f"--data_dir={mnist_dir}",
-            "--runs_dir=")   # no run folder: stdout and stderr are all there is
+    args = ("--training_steps=200", "--display_step=50", "--seed=11", "--num_hidden=32",
+            f"--data_dir={mnist_dir}", "--runs_dir=")   # no run folder: stdout, stderr are all
     first, second = run_cli(*args), run_cli(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     lines = first.stdout.splitlines()
-    assert lines[0].startswith("# seed 11; repeat this run with: python train_rnn.py --seed=11")
+    assert lines[0] == ("# seed 11; repeat this run with: python train_rnn.py --seed=11 "
+                        "--training_steps=200 --display_step=50 --num_hidden=32 "
+                        f"--data_dir={mnist_dir}")
     assert sum(bool(STEP_LINE.match(l)) for l in lines) == 5
     assert first.stderr == ""     # TensorFlow's start-up chatter is silenced
-    other = run_cli("--training_steps=200", "--display_step=50", "--seed=12",
-                    f"--data_dir={mnist_dir}", "--runs_dir=")
+    other = run_cli(*args[:2], "--seed=12", *args[3:])
     assert other.stdout.splitlines()[1:] != lines[1:]
+
+
+def test_published_values_are_config_pys():
+    assert configurator.PUBLISHED == configurator.config_defaults()
+
+
+def test_repeat_command_repeats_a_run_made_with_an_edited_config_py(tmp_path, mnist_dir):
+    """Edit config.py, train, put config.py back: the printed command gives the same log."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in os.listdir(ROOT):
+        if name.endswith(".py"):
+            shutil.copy(os.path.join(ROOT, name), project / name)
+    config_py = project / "config.py"
+    published = config_py.read_text()
+    edited = (published.replace("num_hidden = 128", "num_hidden = 16")
+              .replace("training_steps = 10000", "training_steps = 40")
+              .replace("display_step = 200", "display_step = 20")
+              .replace('data_dir = "/tmp/data/"', f'data_dir = "{mnist_dir}"'))
+    assert edited.count("\n") == published.count("\n") and edited != published
+    config_py.write_text(edited)
+
+    def train(*args):
+        r = subprocess.run([sys.executable, str(project / "train_rnn.py"), *args],
+                           capture_output=True, text=True, timeout=300, cwd=project)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    first = train("--runs_dir=")
+    config_py.write_text(published)
+    command = re.match(r"# seed \d+; repeat this run with: (.*)$", first.splitlines()[0])[1]
+    args = shlex.split(command)
+    assert args[:2] == ["python", "train_rnn.py"]
+    assert {"--num_hidden=16", "--training_steps=40", "--display_step=20"} <= set(args)
+    assert train(*args[2:], "--runs_dir=") == first
