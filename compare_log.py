@@ -29,6 +29,8 @@ import os
 import re
 import sys
 
+import configurator
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
 REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
@@ -200,18 +202,26 @@ NOT_THE_MODEL = {"seed", "runs_dir", "data_dir", "checkpoint_every", "keep_check
 def config_differences(path, band):
     """For a run folder: its config.json's constants that differ from the band's config, as
     'key=value (band: value)' strings; empty for a plain log file."""
-    import configurator
     try:
         with open(os.path.join(path, "config.json")) as f:
             run_cfg = json.load(f)["config"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
     band_cfg = dict(configurator.PUBLISHED)
-    for arg in band.get("train_args", []):
+    for arg in band.get("train_args", []):   # as make_band.py passed them: --key=value
         key, _, value = arg.lstrip("-").partition("=")
-        band_cfg[key] = type(band_cfg.get(key, value))(value) if key in band_cfg else value
+        band_cfg[key] = _number(value)
     return [f"{k}={v} (band: {band_cfg.get(k)})" for k, v in sorted(run_cfg.items())
             if k not in NOT_THE_MODEL and v != band_cfg.get(k)]
+
+
+def _number(text):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def check_steps(run, band, name, path=None):
