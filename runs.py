@@ -236,7 +236,7 @@ def config_and_seed(cfg, args):
         if step > cfg.training_steps:
             raise RunError(f"{args.resume} has trained {step} steps already; resume it with "
                            f"--training_steps above {step}, or without --training_steps")
-        if step == cfg.training_steps and finished(args.resume):
+        if step == cfg.training_steps and run_status(args.resume).full_accuracy:
             note(f"{args.resume} is finished ({step} of {cfg.training_steps} steps); nothing "
                  f"changed. To train it longer: --resume {args.resume} --training_steps=N, "
                  f"N > {step}")
@@ -322,14 +322,6 @@ def latest_step(run_dir):
     return int(path.rsplit("-", 1)[1]) if path else 0
 
 
-def finished(run_dir):
-    """Whether the run's log holds its final test accuracy: training ended and was measured."""
-    with contextlib.suppress(FileNotFoundError):
-        with open(os.path.join(run_dir, "log.txt")) as f:
-            return any(line.startswith("Testing Accuracy: ") for line in f)
-    return False
-
-
 def write_config(run_dir, cfg, seed):
     data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
         {"config": dict(vars(cfg), seed=seed), "seed": seed,
@@ -351,9 +343,9 @@ def truncate_log(run_dir, step):
 
 
 def run_status(run_dir):
-    """What a run folder says of itself, for predict.py: the step of its newest checkpoint, its
-    training_steps, its accuracy on all test images as its log recorded it (or None), and how
-    it diverged (or None)."""
+    """What a run folder says of itself: the step of its newest checkpoint, its training_steps,
+    its accuracy on all test images as its log recorded it (None until training finished), and
+    how it diverged (or None)."""
     cfg, _ = load_run(run_dir, cfg=None, explicit=set())
     full = diverged = None
     with contextlib.suppress(FileNotFoundError):

@@ -112,7 +112,7 @@ def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
     lines = open(TUTORIAL).read().splitlines()
     (folder / "log.txt").write_text("\n".join(l for l in lines if not l.startswith(
         ("Step 10000", "Step 9800"))) + "\n")
-    config = dict(__import__("configurator").PUBLISHED, num_hidden=64, training_steps=9600,
+    config = dict(compare_log.configurator.PUBLISHED, num_hidden=64, training_steps=9600,
                   seed=3, runs_dir="elsewhere")
     (folder / "config.json").write_text(json.dumps({"config": config, "seed": 3}))
     r = compare(str(folder))
