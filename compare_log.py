@@ -402,6 +402,11 @@ def main(argv=None):
         print(f"# this run: {args.run}\n# other run: {args.against}")
     else:
         print(f"# this run: {args.run}\n# reference: {ref_name} ({ref_path})")
+    for path in (args.run, args.against):
+        differs = config_differences(path, band) if path and os.path.isdir(path) else []
+        if differs:   # e.g. another cell: judged by the spread of the band's own model
+            print(f"# note: {path} is not the band's model ({', '.join(differs)}); the allowed "
+                  "spread is that of the band's seeds")
     print(table(run, ref, band, marks, against=bool(args.against)))
     print()
     print("\n".join(lines))

@@ -4,7 +4,9 @@
 """
 
 # Training Parameters
-learning_rate = 0.001  # plain gradient descent step size
+learning_rate = 0.001  # step size
+optimizer = "gradient_descent"  # the tutorial's; or momentum, adam, rmsprop, adagrad (TF1's own)
+momentum = 0.9  # used by optimizer = "momentum" only
 training_steps = 10000  # minibatches to train on
 batch_size = 128  # images per minibatch
 display_step = 200  # print a "Step N, ..." line every this many steps (and at step 1)
@@ -14,7 +16,9 @@ num_input = 28  # MNIST data input (img shape: 28*28): pixels per timestep, one 
 timesteps = 28  # timesteps: rows read one after another
 num_hidden = 128  # hidden layer num of features (LSTM units)
 num_classes = 10  # MNIST total classes (0-9 digits)
-lstm_impl = "basic"  # "basic": the tutorial's BasicLSTMCell; "fast": same math, fused ops
+cell = "basic_lstm"  # the tutorial's BasicLSTMCell; or lstm (LSTMCell), gru, basic_rnn
+bidirectional = False  # True: a forward and a backward cell read each image
+lstm_impl = "basic"  # "basic": TF1's cells; "fast": the tutorial's cell, one way, fused ops
 
 # Evaluation and data
 test_len = 128  # the tutorial's "Testing Accuracy" uses the first test_len test images

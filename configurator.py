@@ -34,6 +34,10 @@ def _typed(kind, optional):
     def convert(text):
         if optional and text.lower() == "none":
             return None
+        if kind is bool:
+            if text.lower() in ("true", "1", "false", "0"):
+                return text.lower() in ("true", "1")
+            raise argparse.ArgumentTypeError(f"expects True or False, got {text!r}")
         try:
             return float(text) if kind is float else int(text)
         except ValueError:
@@ -44,16 +48,23 @@ def _typed(kind, optional):
     return convert
 
 
-def config_parser(prog="train_rnn.py", description=None):
-    """An argparse parser with one --key option per constant of config.py."""
+def config_parser(prog="train_rnn.py", description=None, choices=None):
+    """An argparse parser with one --key option per constant of config.py.
+
+    `choices`: {key: the names that key allows}, such as train_rnn.CHOICES; parse_config checks
+    them, whether they come from the command line or from config.py.
+    """
     parser = _ArgParser(prog=prog, description=description, allow_abbrev=False,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.config_choices = choices or {}
     for key, default in config_defaults().items():
-        kind = str if isinstance(default, str) else float if isinstance(default, float) else int
+        kind = (bool if isinstance(default, bool) else str if isinstance(default, str)
+                else float if isinstance(default, float) else int)
         parser.add_argument(f"--{key}", type=str if kind is str else
                             _typed(kind, optional=default is None),
                             default=default, metavar=kind.__name__.upper(),
-                            help=f"default: {default}")
+                            help=f"default: {default}" + (f"; one of: {', '.join(choices[key])}"
+                                                           if key in (choices or {}) else ""))
     return parser
 
 
@@ -74,14 +85,15 @@ def parse_config(argv, parser=None):
     cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in config_defaults()})
     args.explicit = {k for k in config_defaults()
                      if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
-    problem = check_config(cfg)
+    problem = check_config(cfg, parser.config_choices)
     if problem:
         parser.error(problem)
     return cfg, args
 
 
-def check_config(cfg):
-    """The first invalid value of `cfg` as a one-line message naming key and range, or None."""
+def check_config(cfg, choices=None):
+    """The first invalid value of `cfg` as a one-line message naming key and range, or None.
+    `choices`: {key: allowed names} (see config_parser)."""
     train_size = MNIST_TRAIN - cfg.validation_size
     positive = ("training_steps", "batch_size", "display_step", "num_hidden",
                 "num_input", "timesteps", "test_len", "checkpoint_every", "keep_checkpoints")
@@ -102,8 +114,17 @@ def check_config(cfg):
                 f"got {cfg.batch_size}")
     if cfg.test_len > MNIST_TEST:
         return f"--test_len must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
-    if cfg.lstm_impl not in ("basic", "fast"):
-        return f"--lstm_impl must be basic or fast, got {cfg.lstm_impl!r}"
+    for key, names in dict(choices or {}, lstm_impl=("basic", "fast")).items():
+        if getattr(cfg, key) not in names:
+            close = difflib.get_close_matches(str(getattr(cfg, key)), names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return f"--{key} must be one of {', '.join(names)}, got {getattr(cfg, key)!r}{hint}"
+    if cfg.lstm_impl == "fast" and (cfg.cell != "basic_lstm" or cfg.bidirectional):
+        return (f"--lstm_impl=fast is the tutorial's cell read one way (--cell=basic_lstm "
+                f"--bidirectional=False), not --cell={cfg.cell} --bidirectional="
+                f"{cfg.bidirectional}; use --lstm_impl=basic for that")
+    if not (math.isfinite(cfg.momentum) and cfg.momentum >= 0):
+        return f"--momentum must be a finite number >= 0, got {cfg.momentum}"
     if cfg.seed is not None and not 0 <= cfg.seed < 2**31:
         return f"--seed must be between 0 and {2**31 - 1}, got {cfg.seed}"
     return None
@@ -111,8 +132,10 @@ def check_config(cfg):
 
 # config.py as published. The repeat command lists what differs from these, not from config.py
 # as it is now, so that it repeats the run whatever config.py holds later.
-PUBLISHED = dict(learning_rate=0.001, training_steps=10000, batch_size=128, display_step=200,
-                 num_input=28, timesteps=28, num_hidden=128, num_classes=10, lstm_impl="basic",
+PUBLISHED = dict(learning_rate=0.001, optimizer="gradient_descent", momentum=0.9,
+                 training_steps=10000, batch_size=128, display_step=200, num_input=28,
+                 timesteps=28, num_hidden=128, num_classes=10, cell="basic_lstm",
+                 bidirectional=False, lstm_impl="basic",
                  test_len=128, data_dir="/tmp/data/", validation_size=5000, runs_dir="runs",
                  checkpoint_every=1000, keep_checkpoints=3, seed=None)
 

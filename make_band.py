@@ -11,6 +11,7 @@ import argparse
 import concurrent.futures
 import contextlib
 import datetime
+import functools
 import importlib.metadata
 import itertools
 import json
@@ -30,6 +31,17 @@ from data import atomic_write_text
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def machine():
+    """The CPU, core count and system: where timings and logs were made."""
+    return {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)),
+            "system": platform.platform()}
+
+
+def versions():
+    return ({p: importlib.metadata.version(p) for p in ("tensorflow", "tf-keras", "numpy")}
+            | {"python": platform.python_version()})
+
+
 def cpu_model():
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as f:
@@ -39,18 +51,66 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def run_seed(seed, train_args, runs_dir, cores):
-    """Run one seed pinned to `cores`; its log lands in runs_dir/seed_<seed>.log when done."""
-    path = os.path.join(runs_dir, f"seed_{seed}.log")
-    cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), f"--seed={seed}", "--runs_dir=",
-           *train_args]   # no run folder: the log is all the band needs
+def train_process(train_args, cores):
+    """Run train_rnn.py with `train_args`, pinned to `cores`; its CompletedProcess.
+
+    Raises:
+        RuntimeError: it failed; the message holds its last line on stderr.
+    """
+    cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), *train_args]
     r = subprocess.run(cmd, capture_output=True, text=True,
                        preexec_fn=lambda: os.sched_setaffinity(0, cores))
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise RuntimeError(f"seed {seed} failed (exit {r.returncode}): {last}")
+        raise RuntimeError(f"exit {r.returncode}: {last}")
+    return r
+
+
+def core_slots(jobs, tasks):
+    """The cores of each parallel process: at most `jobs` processes, one per task, each with
+    its own equal share of this process's cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    jobs = max(1, min(jobs, tasks, len(cores)))
+    per_job = len(cores) // jobs
+    return [set(cores[j * per_job:(j + 1) * per_job]) for j in range(jobs)]
+
+
+def run_pinned(tasks, slots, unit):
+    """Call each `task(cores)` in parallel threads, one per slot of cores, with a progress bar
+    on stderr; return their results in order. The first failure cancels what has not started
+    and is raised once the running ones end."""
+    free = queue.Queue()
+    for cores in slots:
+        free.put(cores)
+
+    def pinned(task):
+        cores = free.get()
+        try:
+            return task(cores)
+        finally:
+            free.put(cores)
+
+    with concurrent.futures.ThreadPoolExecutor(len(slots)) as pool:
+        futures = [pool.submit(pinned, task) for task in tasks]
+        try:
+            for fut in tqdm(concurrent.futures.as_completed(futures), total=len(tasks),
+                            desc=f"{unit}s", unit=unit, file=sys.stderr, disable=not tasks):
+                fut.result()
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return [f.result() for f in futures]
+
+
+def run_seed(seed, train_args, runs_dir, cores):
+    """Run one seed pinned to `cores`; its log lands in runs_dir/seed_<seed>.log when done."""
+    try:   # no run folder: the log is all the band needs
+        r = train_process([f"--seed={seed}", "--runs_dir=", *train_args], cores)
+    except RuntimeError as e:
+        raise RuntimeError(f"seed {seed} failed ({e})") from None
     parse_log(r.stdout, f"seed {seed}")   # a complete log, or LogError
-    atomic_write_text(path, r.stdout)
+    atomic_write_text(os.path.join(runs_dir, f"seed_{seed}.log"), r.stdout)
     return seed
 
 
@@ -139,33 +199,15 @@ def main(argv=None):
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     todo = [s for s in seeds if not os.path.exists(os.path.join(args.runs_dir, f"seed_{s}.log"))]
-    cores = sorted(os.sched_getaffinity(0))
-    jobs = max(1, min(args.jobs, len(todo), len(cores)))
-    per_job = len(cores) // jobs
-    slots = queue.Queue()   # each parallel run gets its own cores
-    for j in range(jobs):
-        slots.put(set(cores[j * per_job:(j + 1) * per_job]))
-
-    def pinned(seed):
-        cores_ = slots.get()
-        try:
-            return run_seed(seed, train_args, args.runs_dir, cores_)
-        finally:
-            slots.put(cores_)
-
+    slots = core_slots(args.jobs, len(todo))
     print(f"# {len(seeds) - len(todo)} of {len(seeds)} seeds already done; running {len(todo)} "
-          f"in {jobs} parallel process(es)", file=sys.stderr)
-    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-        futures = [pool.submit(pinned, s) for s in todo]
-        try:
-            for fut in tqdm(concurrent.futures.as_completed(futures), total=len(todo),
-                            desc="seeds", unit="seed", file=sys.stderr, disable=not todo):
-                fut.result()
-        except (RuntimeError, LogError) as e:
-            for f in futures:
-                f.cancel()
-            parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, "
-                           "run the same command again to resume\n")
+          f"in {len(slots)} parallel process(es)", file=sys.stderr)
+    try:
+        run_pinned([functools.partial(run_seed, s, train_args, args.runs_dir) for s in todo],
+                   slots, "seed")
+    except (RuntimeError, LogError) as e:
+        parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, "
+                       "run the same command again to resume\n")
 
     logs = [read_log(os.path.join(args.runs_dir, f"seed_{s}.log")) for s in seeds]
     band = band_from_logs(logs)
@@ -174,9 +216,8 @@ def main(argv=None):
         error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
         command=shlex.join(["python", "make_band.py", *argv]),
         train_args=train_args,
-        versions={p: importlib.metadata.version(p)
-                  for p in ("tensorflow", "tf-keras", "numpy")} | {"python": platform.python_version()},
-        machine={"cpu": cpu_model(), "cores": len(cores), "system": platform.platform()},
+        versions=versions(),
+        machine=machine(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

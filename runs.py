@@ -1,6 +1,6 @@
 """Everything around the training loop that is not the tutorial: the run folder (log.txt,
-config.json), checkpoints with the data state and exact resume, TensorBoard events, the progress
-bar and Ctrl-C.
+config.json, timing.json with its speed), checkpoints with the data state and exact resume,
+TensorBoard events, the progress bar and Ctrl-C.
 
 train_rnn.train() reaches it through one `Run` object, in five calls:
 
@@ -88,6 +88,7 @@ class Run:
         self.bar = tqdm(total=self.cfg.training_steps, initial=first - 1, unit="step",
                         file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
                         mininterval=0.5)
+        self.first, self.started = first, time.perf_counter()
         return first
 
     def log(self, line):
@@ -155,6 +156,13 @@ class RunFolder(Run):
         if (step % self.cfg.checkpoint_every == 0 or step == self.cfg.training_steps
                 or self.stop_requested):
             self.checkpointer.save(sess, step)
+        if step == self.cfg.training_steps:   # this process's speed, for sweep.py
+            seconds = time.perf_counter() - self.started
+            steps = step - self.first + 1
+            data.atomic_write_text(os.path.join(self.run_dir, "timing.json"), json.dumps(
+                {"first_step": self.first, "last_step": step, "seconds": round(seconds, 3),
+                 "ms_per_step": round(1000 * seconds / steps, 3),
+                 "cores": len(os.sched_getaffinity(0))}) + "\n")
         super().step_done(sess, step)
 
 

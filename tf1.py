@@ -52,7 +52,9 @@ tf1 = tf.compat.v1
 tf1.disable_eager_execution()
 tf.get_logger().setLevel("ERROR")  # deprecation notices of the compat API we use on purpose
 warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras)\b")
-warnings.filterwarnings("ignore", message=r".*(BasicLSTMCell|static_rnn).*deprecated")
+warnings.filterwarnings("ignore",
+                        message=r".*(rnn_cell|BasicLSTMCell|static_rnn|static_bidirectional_rnn)"
+                                r".*deprecated")
 
 
 def session_config(cfg):

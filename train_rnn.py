@@ -22,10 +22,26 @@ import data
 import runs
 from fast_lstm import fast_lstm
 
+# config.cell and config.optimizer: the tutorial's first (TF1 defaults for all other arguments)
+CELLS = {
+    "basic_lstm": lambda n: tf1.nn.rnn_cell.BasicLSTMCell(n, forget_bias=1.0),
+    "lstm": lambda n: tf1.nn.rnn_cell.LSTMCell(n),
+    "gru": lambda n: tf1.nn.rnn_cell.GRUCell(n),
+    "basic_rnn": lambda n: tf1.nn.rnn_cell.BasicRNNCell(n),
+}
+OPTIMIZERS = {
+    "gradient_descent": lambda cfg: tf1.train.GradientDescentOptimizer(cfg.learning_rate),
+    "momentum": lambda cfg: tf1.train.MomentumOptimizer(cfg.learning_rate, cfg.momentum),
+    "adam": lambda cfg: tf1.train.AdamOptimizer(cfg.learning_rate),
+    "rmsprop": lambda cfg: tf1.train.RMSPropOptimizer(cfg.learning_rate),
+    "adagrad": lambda cfg: tf1.train.AdagradOptimizer(cfg.learning_rate),
+}
+CHOICES = {"cell": list(CELLS), "optimizer": list(OPTIMIZERS)}   # checked by configurator.py
+
 
 def main(argv=None):
     # Training and Network Parameters: config.py's constants, each overridable as --key=value
-    parser = configurator.config_parser(description=__doc__)
+    parser = configurator.config_parser(description=__doc__, choices=CHOICES)
     runs.add_arguments(parser)                                   # --resume, --run_name
     cfg, args = configurator.parse_config(sys.argv[1:] if argv is None else argv, parser)
     try:
@@ -56,11 +72,16 @@ def RNN(x, weights, biases, cfg):
     # Unstack to get a list of 'timesteps' tensors of shape (batch_size, n_input)
     x = tf.unstack(x, cfg.timesteps, 1)
 
-    # Define a lstm cell with tensorflow
-    lstm_cell = tf1.nn.rnn_cell.BasicLSTMCell(cfg.num_hidden, forget_bias=1.0)
+    if cfg.bidirectional:   # as TensorFlow-Examples' bidirectional_rnn.py
+        # Forward and backward cells; outputs[t] is both outputs at t: (B, 2 * num_hidden)
+        outputs, _, _ = tf1.nn.static_bidirectional_rnn(
+            CELLS[cfg.cell](cfg.num_hidden), CELLS[cfg.cell](cfg.num_hidden), x, dtype=tf.float32)
+    else:
+        # Define a lstm cell with tensorflow (config.cell: the tutorial's BasicLSTMCell)
+        lstm_cell = CELLS[cfg.cell](cfg.num_hidden)
 
-    # Get lstm cell output
-    outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
+        # Get lstm cell output
+        outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
 
     # Linear activation, using rnn inner loop last output
     return tf.matmul(outputs[-1], weights["out"]) + biases["out"]
@@ -84,21 +105,24 @@ def build_graph(cfg, seed):
     Y = tf1.placeholder("float", [None, cfg.num_classes])                # (B, 10) one-hot
 
     # Define weights (seeded tf.random_normal, as the tutorial's)
-    weights = {"out": tf.Variable(tf1.random_normal([cfg.num_hidden, cfg.num_classes], seed=1),
+    num_outputs = 2 * cfg.num_hidden if cfg.bidirectional else cfg.num_hidden   # last outputs
+    weights = {"out": tf.Variable(tf1.random_normal([num_outputs, cfg.num_classes], seed=1),
                                   name="weights_out")}
     biases = {"out": tf.Variable(tf1.random_normal([cfg.num_classes], seed=2),
                                  name="biases_out")}
 
     # The LSTM's kernel gets TF1's default initializer, glorot uniform, seeded here (the legacy
     # cell ignores the graph seed alone); re-entering the current scope adds no name to it.
-    lstm_init = tf1.glorot_uniform_initializer(seed=3)
+    # Two cells (bidirectional) take their op seeds from the graph seed: one would start both
+    # cells with the same weights.
+    lstm_init = tf1.glorot_uniform_initializer(seed=None if cfg.bidirectional else 3)
     with tf1.variable_scope(tf1.get_variable_scope(), initializer=lstm_init):
         logits = RNN(X, weights, biases, cfg)                            # (B, 10)
     prediction = tf.nn.softmax(logits)
 
     # Define loss and optimizer
     loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
-    optimizer = tf1.train.GradientDescentOptimizer(learning_rate=cfg.learning_rate)
+    optimizer = OPTIMIZERS[cfg.optimizer](cfg)   # the tutorial's: plain gradient descent
     train_op = optimizer.minimize(loss_op)
 
     # Evaluate model
