@@ -1,20 +1,30 @@
-"""Speed of the LSTM implementations, measured side by side in one process.
+"""Speed of the LSTM implementations, measured side by side in one process, beside the floor
+that their matrix products set and beside PyTorch.
 
     python bench.py                        # table on stdout
-    python bench.py --json bench.json      # and the numbers as JSON
+    python bench.py --json bench.json      # and every number as JSON
+    python bench.py --timeline             # also: where one step's time goes, op by op
 
 For each implementation (config.lstm_impl "basic" and "fast"), with the tutorial's config:
   bare  - a bare loop of session.run(train_op) over batches made beforehand;
   loop  - train_rnn.train, the real training loop (batching, feeding, the divergence check,
           display steps, progress), timed through its run hooks over the same number of steps.
-Both are warmed up before they are timed: bare once, in its long-lived session; loop in every
-repeat, since each repeat is a fresh train() with its own session (its first --warmup steps
-are not timed). Repeats alternate between the implementations, so that machine noise hits both
-alike; the table shows the median and the spread (min-max) of ms per step, the share of the
-real loop's time spent outside session.run, and the process's peak memory after each
-implementation.
+Beside them, over the same batches:
+  floor   - one training step's matrix products alone, in numpy (OpenBLAS), batched as the fast
+            path batches them, on 1 core and on all cores (the faster of BLAS threads and batch
+            halves on threads): no element-wise work, no framework;
+  pytorch - PyTorch's nn.LSTM + Linear, cross-entropy, SGD at the same learning rate, on all
+            cores and on 1 (when torch is installed: pip install -r requirements-bench.txt).
+Everything is warmed up before it is timed: bare once, in its long-lived session; loop in every
+repeat, since each repeat is a fresh train() with its own session (its first --warmup steps are
+not timed). Repeats alternate between all of them, so that machine noise hits each alike; the
+table shows the median and the spread (min-max) of ms per step, the share of the real loop's
+time spent outside session.run, and the process's peak memory after each implementation.
 """
 import argparse
+import collections
+import concurrent.futures
+import importlib.util
 import json
 import os
 import platform
@@ -24,11 +34,14 @@ import sys
 import time
 import types
 
+import numpy as np
+from threadpoolctl import threadpool_limits
+
 import data
 import runs
 import train_rnn
 from configurator import config_defaults
-from make_band import cpu_model
+from make_band import machine
 from tf1 import tf, tf1, session_config
 
 
@@ -106,9 +119,154 @@ class Bench:
         self.outside.append(1 - timed.inside / timed.total)
 
 
+class Floor:
+    """One training step's matrix products alone, in numpy, batched as the fast path batches
+    them: the input projection of all timesteps and the kernel gradient of all timesteps are one
+    product each; the recurrent product forward and its gradient backward, one a timestep
+    (T - 1 each: the first state is zero); the output layer's three. Nothing else."""
+
+    def __init__(self, cfg, cores):
+        self.cfg, self.cores, self.times, self.how = cfg, cores, [], None
+        B, T, I, H, C = (cfg.batch_size, cfg.timesteps, cfg.num_input, cfg.num_hidden,
+                         cfg.num_classes)
+        self.w = np.random.default_rng(0).standard_normal((I + H, 4 * H), dtype=np.float32)
+        self.w_out = np.ones((H, C), np.float32)
+        self.whole = self._arrays(B)
+        self.halves = [self._arrays(B // cores + (k < B % cores)) for k in range(cores)]
+        # 2 x the multiply-adds of the products in step()
+        self.gflop = 2 * (T * B * I * 4 * H + 2 * (T - 1) * B * H * 4 * H
+                          + (I + H + 1) * T * B * 4 * H + 3 * B * H * C) / 1e9
+
+    def _arrays(self, n):
+        """Inputs and outputs of the products for a batch of n rows, laid out as they are used."""
+        T, I, H, C = self.cfg.timesteps, self.cfg.num_input, self.cfg.num_hidden, \
+            self.cfg.num_classes
+        rand = np.random.default_rng(n).standard_normal
+        shapes = dict(x_all=(T * n, I), h=(T, n, H), dgates=(T * n, 4 * H),
+                      xh1=(I + H + 1, T * n), dlogits=(n, C),                    # inputs
+                      xw=(T * n, 4 * H), gates=(n, 4 * H), dh=(n, H), dw=(I + H + 1, 4 * H),
+                      logits=(n, C), dw_out=(H, C), dh_last=(n, H))             # outputs
+        return {k: rand(shape, dtype=np.float32) for k, shape in shapes.items()}
+
+    def step(self, a):
+        I, T = self.cfg.num_input, self.cfg.timesteps
+        n = a["gates"].shape[0]
+        w_h = self.w[I:]
+        np.matmul(a["x_all"], self.w[:I], out=a["xw"])           # input projection, all steps
+        for t in range(1, T):                                     # forward, one a timestep
+            np.matmul(a["h"][t - 1], w_h, out=a["gates"])
+        for t in range(T - 1, 0, -1):                             # backward: d h_{t-1}
+            np.matmul(a["dgates"][t * n:(t + 1) * n], w_h.T, out=a["dh"])
+        np.matmul(a["xh1"], a["dgates"], out=a["dw"])             # kernel and bias gradient
+        np.matmul(a["h"][-1], self.w_out, out=a["logits"])        # output layer
+        np.matmul(a["h"][-1].T, a["dlogits"], out=a["dw_out"])
+        np.matmul(a["dlogits"], self.w_out.T, out=a["dh_last"])
+
+    def _time(self, how, steps):
+        with threadpool_limits(self.cores if how == "BLAS threads" else 1, user_api="blas"), \
+                concurrent.futures.ThreadPoolExecutor(self.cores) as pool:
+            start = time.perf_counter()
+            for _ in range(steps):
+                if how == "batch halves on threads":   # numpy lets go of the GIL in matmul
+                    list(pool.map(self.step, self.halves))
+                else:
+                    self.step(self.whole)
+            return (time.perf_counter() - start) / steps * 1000
+
+    def time(self, steps):
+        ways = ["one thread"] if self.cores == 1 else ["BLAS threads", "batch halves on threads"]
+        times = {how: self._time(how, steps) for how in ways}
+        self.how = min(times, key=times.get)
+        self.times.append(times[self.how])
+
+
+class TorchBench:
+    """PyTorch's nn.LSTM of the same model, trained on the same batches: the peer."""
+
+    def __init__(self, cfg, feeds, threads):
+        import torch
+        self.torch, self.threads, self.times = torch, threads, []
+        torch.manual_seed(0)
+        self.lstm = torch.nn.LSTM(cfg.num_input, cfg.num_hidden, batch_first=True)
+        self.out = torch.nn.Linear(cfg.num_hidden, cfg.num_classes)
+        params = list(self.lstm.parameters()) + list(self.out.parameters())
+        self.optimizer = torch.optim.SGD(params, lr=cfg.learning_rate)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.batches = [(torch.from_numpy(x), torch.from_numpy(y.argmax(1))) for x, y in feeds]
+
+    def train_step(self, x, y):
+        self.optimizer.zero_grad()
+        outputs, _ = self.lstm(x)                       # (B, T, H)
+        self.loss(self.out(outputs[:, -1]), y).backward()
+        self.optimizer.step()
+
+    def time(self, warmup=0):
+        self.torch.set_num_threads(self.threads)
+        for x, y in self.batches[:warmup]:
+            self.train_step(x, y)
+        start = time.perf_counter()
+        for x, y in self.batches:
+            self.train_step(x, y)
+        if not warmup:
+            self.times.append((time.perf_counter() - start) / len(self.batches) * 1000)
+
+
+# op types by what they do, for the timeline
+COPIES = {"Split", "SplitV", "ConcatV2", "Concat", "Transpose", "_MklTranspose", "Reshape",
+          "Unpack", "Pack", "Slice", "StridedSlice", "Identity", "ZerosLike", "OnesLike", "Fill",
+          "Tile", "Squeeze", "ExpandDims", "StridedSliceGrad", "ConcatOffset", "Shape"}
+UPDATE = {"ResourceApplyGradientDescent", "ApplyGradientDescent"}
+BOOKKEEPING = {"NoOp", "_Arg", "_Retval", "_Recv", "_Send", "Const", "ReadVariableOp",
+               "Placeholder", "VarHandleOp", "Cast"}
+
+
+def category(op_type):
+    if "MatMul" in op_type:   # MatMul, _MklMatMul, _MklNativeFusedMatMul, BatchMatMulV2...
+        return "matrix products"
+    if op_type in COPIES:
+        return "copies (split, concat, transpose, slices)"
+    if op_type in UPDATE:
+        return "weight update"
+    if op_type in BOOKKEEPING:
+        return "bookkeeping (reads, constants, no-ops)"
+    return "element-wise and fused ops"
+
+
+def timeline(b, steps):
+    """Where one training step's time goes: TensorFlow's full trace of `steps` steps, each op's
+    time added up by category, in ms per step; and the step's wall time, and the core time no
+    op used (cores x wall - ops: cores waiting, e.g. one batch half for the other)."""
+    options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
+    busy, by_type, walls, ops = collections.Counter(), collections.Counter(), [], 0
+    for feed in b.feeds[:steps]:
+        meta = tf1.RunMetadata()
+        b.sess.run(b.g["train_op"], feed, options=options, run_metadata=meta)
+        nodes = [n for d in meta.step_stats.dev_stats for n in d.node_stats]
+        walls.append((max(n.all_start_micros + n.all_end_rel_micros for n in nodes)
+                      - min(n.all_start_micros for n in nodes)) / 1000)
+        for n in nodes:
+            op_type = n.timeline_label.partition("= ")[2].partition("(")[0] or n.node_name
+            busy[category(op_type)] += n.all_end_rel_micros / 1000
+            by_type[op_type] += n.all_end_rel_micros / 1000
+        ops += len(nodes)
+    cores = len(os.sched_getaffinity(0))
+    per_step = {k: v / steps for k, v in busy.most_common()}
+    wall = statistics.fmean(walls)
+    return {"wall_ms": wall, "cores": cores, "ops_per_step": ops / steps,
+            "core_ms": per_step, "idle_core_ms": cores * wall - sum(per_step.values()),
+            "core_ms_by_op_type": {k: v / steps for k, v in by_type.most_common()}}
+
+
 def summary(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values),
             "all": values}
+
+
+def ratio(numerators, denominators):
+    """Ratio of the medians, and the per-repeat ratios."""
+    per_repeat = [a / b for a, b in zip(numerators, denominators)]
+    return {"of_medians": statistics.median(numerators) / statistics.median(denominators),
+            "per_repeat": summary(per_repeat)}
 
 
 def main(argv=None):
@@ -119,13 +277,17 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
     parser.add_argument("--impls", nargs="+", default=["basic", "fast"],
                         choices=["basic", "fast"])
+    parser.add_argument("--timeline", action="store_true", help="also trace --steps steps of "
+                        "each implementation and split their time by kind of op")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--data_dir", default=config_defaults()["data_dir"],
+                        help="where the MNIST files are (default: config.py's)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("--steps and --repeats must be at least 1, --warmup at least 0")
 
     try:
-        mnist = data.read_data_sets(config_defaults()["data_dir"], seed=0)
+        mnist = data.read_data_sets(args.data_dir, seed=0)
     except data.DataError as e:
         parser.exit(1, f"bench.py: error: {e}\n")
     rss_before = peak_rss_mib()
@@ -138,48 +300,99 @@ def main(argv=None):
     for impl in args.impls:
         benches[impl].loop.clear()
         benches[impl].outside.clear()
-    for r in range(args.repeats):              # alternate, so noise hits every impl alike
+
+    # the peers, on the same batches: the floor of the matrix products, and PyTorch
+    any_bench = next(iter(benches.values()))
+    cfg, cores = any_bench.cfg, len(os.sched_getaffinity(0))
+    peers = {f"floor, {cores} cores": Floor(cfg, cores), "floor, 1 core": Floor(cfg, 1)}
+    all_cores = {"floor": f"floor, {cores} cores"}   # the peers the fast path is held against
+    if importlib.util.find_spec("torch"):
+        feeds = [(f[any_bench.g["X"]], f[any_bench.g["Y"]]) for f in any_bench.feeds]
+        peers[f"pytorch, {cores} threads"] = TorchBench(cfg, feeds, cores)
+        peers["pytorch, 1 thread"] = TorchBench(cfg, feeds, 1)
+        all_cores["pytorch"] = f"pytorch, {cores} threads"
+        for p in peers.values():
+            if isinstance(p, TorchBench):
+                p.time(warmup=max(args.warmup, 1))
+    else:
+        print("# PyTorch is not installed: to time it beside ours, pip install -r "
+              "requirements-bench.txt", file=sys.stderr)
+    for p in peers.values():
+        if isinstance(p, Floor):
+            p.time(max(args.warmup, 1))          # warm-up
+            p.times.clear()
+
+    for r in range(args.repeats):              # alternate, so noise hits every one alike
         for b in benches.values():
             b.time_bare()
             b.time_loop()
+        for p in peers.values():
+            p.time(args.steps) if isinstance(p, Floor) else p.time()
         print(f"# repeat {r + 1}/{args.repeats} done", file=sys.stderr)
 
+    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
+                "numpy": np.__version__}
+    if any(isinstance(p, TorchBench) for p in peers.values()):
+        versions["torch"] = next(p for p in peers.values() if isinstance(p, TorchBench)) \
+            .torch.__version__
     result = {
-        "machine": {"cpu": cpu_model(), "cores": len(os.sched_getaffinity(0)),
-                    "python": platform.python_version(), "tensorflow": tf.__version__},
+        "machine": machine(), "versions": versions,
         "steps_per_timing": args.steps, "repeats": args.repeats, "warmup": args.warmup,
         "peak_rss_mib_before": rss_before,
         "impls": {impl: {"bare_ms": summary(b.bare), "loop_ms": summary(b.loop),
                          "outside_run_share": summary(b.outside),
                          "peak_rss_mib_after": peak[impl]} for impl, b in benches.items()},
+        "peers": {name: dict(ms=summary(p.times), **({"gflop_per_step": p.gflop,
+                                                     "fastest_way": p.how}
+                                                    if isinstance(p, Floor) else {}))
+                  for name, p in peers.items()},
     }
-    rows = [f"# {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-            f"TensorFlow {tf.__version__}; {args.repeats} repeats of {args.steps} steps",
-            f"{'impl':<6} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
+    rows = [f"# {result['machine']['cpu']}, {cores} cores, TensorFlow {tf.__version__}"
+            + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
+            + f", numpy {np.__version__}; {args.repeats} repeats of {args.steps} steps",
+            f"{'what':<18} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
             f"{'(min-max)':>13} {'outside run':>12} {'peak RSS':>10}"]
     for impl, r in result["impls"].items():
         b, l = r["bare_ms"], r["loop_ms"]
-        rows.append(f"{impl:<6} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
+        rows.append(f"{impl:<18} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
                     f"{l['median']:>13.2f} {l['min']:>6.2f}-{l['max']:<6.2f} "
                     f"{r['outside_run_share']['median']:>11.1%} "
                     f"{r['peak_rss_mib_after']:>6.0f} MiB")
+    for name, r in result["peers"].items():
+        m = r["ms"]
+        how = (f"  {r['gflop_per_step']:.2f} GFLOP, {r['gflop_per_step'] / m['median'] * 1000:.0f}"
+               f" GFLOP/s ({r['fastest_way']})" if "gflop_per_step" in r else "")
+        rows.append(f"{name:<18} {m['median']:>13.2f} {m['min']:>6.2f}-{m['max']:<6.2f}{how}")
+
+    def ratio_line(label, key, a, b):
+        result[key] = ratio(a, b)
+        per = result[key]["per_repeat"]
+        rows.append(f"{label}: {result[key]['of_medians']:.2f} (ratio of the medians; "
+                    f"per repeat {per['min']:.2f} .. {per['max']:.2f})")
     if "basic" in benches:
         basic = benches["basic"]
-        per_repeat = [l / b - 1 for l, b in zip(basic.loop, basic.bare)]
-        over = statistics.median(basic.loop) / statistics.median(basic.bare) - 1
-        result["basic_loop_over_bare"] = {"of_medians": over, "per_repeat": summary(per_repeat)}
-        rows.append(f"basic: the real loop vs a bare session.run(train_op) loop: {over:+.1%} "
-                    f"(ratio of the medians; per repeat {min(per_repeat):+.1%} .. "
-                    f"{max(per_repeat):+.1%}, median {statistics.median(per_repeat):+.1%})")
+        ratio_line("basic, ms per step: the real loop / a bare session.run(train_op) loop",
+                   "basic_loop_vs_bare", basic.loop, basic.bare)
     if {"basic", "fast"} <= set(benches):
-        basic, fast = benches["basic"].bare, benches["fast"].bare
-        ratios = [b / f for b, f in zip(basic, fast)]
-        speedup = statistics.median(basic) / statistics.median(fast)
-        result["fast_speedup"] = {"of_medians": speedup, "per_repeat": summary(ratios)}
-        rows.append(f"fast vs basic (bare): {speedup:.2f}x the speed (ratio of the medians; "
-                    f"per repeat {min(ratios):.2f}x .. {max(ratios):.2f}x, "
-                    f"median {statistics.median(ratios):.2f}x)")
+        ratio_line("ms per step, fast / basic (bare)", "fast_vs_basic", benches["fast"].bare,
+                   benches["basic"].bare)
+    if "fast" in benches:
+        for peer, name in all_cores.items():
+            ratio_line(f"ms per step, fast (bare) / {name}", f"fast_vs_{peer}",
+                       benches["fast"].bare, peers[name].times)
+
     print("\n".join(rows))
+    if args.timeline:
+        result["timeline"] = {}
+        for impl, b in benches.items():
+            t = result["timeline"][impl] = timeline(b, args.steps)
+            print(f"\n# {impl}: one traced step, {t['wall_ms']:.1f} ms wall on {t['cores']} "
+                  f"cores, {t['ops_per_step']:.0f} ops; core time by kind of op (tracing slows "
+                  "each op a little)")
+            total = t["cores"] * t["wall_ms"]
+            for kind, ms in list(t["core_ms"].items()) + [("no op running (cores waiting)",
+                                                          t["idle_core_ms"])]:
+                print(f"  {kind:<45} {ms:7.2f} ms  {ms / total:6.1%}")
     if args.json:
         data.atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
 

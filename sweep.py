@@ -165,7 +165,7 @@ def collect(combinations, seeds, runs_dir):
             logs.append(log)
             diverged_at = re.search(r"at step (\d+)", status.diverged or "")
             per_seed.append({"seed": seed, "run": run_dir, "diverged": status.diverged,
-                             "steps": int(diverged_at[1]) if diverged_at else status.step,
+                             "steps": int(diverged_at[1]) if diverged_at else timing["last_step"],
                              "test_accuracy_full": log and log["test_accuracy_full"],
                              "final_minibatch_loss": log and log["loss"][-1],
                              "ms_per_step": timing and timing["ms_per_step"],

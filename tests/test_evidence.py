@@ -59,3 +59,39 @@ def test_committed_logs_start_as_todays_code_prints(mnist_dir, log_path, seed):
     train_rnn.train(cfg, seed, mnist, runs.Run(cfg, log=printed.append))
     committed = [line for line in text.splitlines() if line.startswith("Step ")][:2]
     assert [line for line in printed if line.startswith("Step ")] == committed   # 1 and 200
+
+
+SWEEPS = ["docs/sweep_optimizers", "docs/sweep_cells"]
+
+
+@pytest.mark.parametrize("folder", SWEEPS)
+def test_the_readmes_sweep_tables_come_from_their_committed_runs(folder):
+    import sweep
+    folder = os.path.join(ROOT, folder)
+    with open(os.path.join(folder, "results.json")) as f:
+        results = json.load(f)
+    rows = sweep.collect(sweep.parse_grid(results["grid"], config_defaults()), results["seeds"],
+                         os.path.join(folder, "runs"))
+    table = sweep.table(rows)
+    assert open(os.path.join(folder, "results.md")).read().endswith(table)
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    assert table in readme
+    assert len(rows) == 5 and all(r["steps"] == [10000] and r["seeds"] == 2 for r in rows)
+
+
+@pytest.mark.parametrize("run", ["docs/sweep_cells/runs/optimizer=adam,cell=gru,"
+                                 "bidirectional=False-seed1",
+                                 "docs/sweep_cells/runs/optimizer=adam,cell=basic_lstm,"
+                                 "bidirectional=True-seed2",
+                                 "docs/sweep_optimizers/runs/optimizer=momentum,"
+                                 "learning_rate=0.01-seed1"])
+def test_sweep_logs_start_as_todays_code_prints(mnist_dir, run):
+    with open(os.path.join(ROOT, run, "config.json")) as f:
+        saved = json.load(f)
+    cfg = types.SimpleNamespace(**dict(saved["config"], training_steps=200))
+    mnist = data.read_data_sets(mnist_dir, seed=saved["seed"], mirrors=())
+    printed = []
+    train_rnn.train(cfg, saved["seed"], mnist, runs.Run(cfg, log=printed.append))
+    text = open(os.path.join(ROOT, run, "log.txt")).read()
+    committed = [line for line in text.splitlines() if line.startswith("Step ")][:2]
+    assert [line for line in printed if line.startswith("Step ")] == committed   # 1 and 200

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,32 @@ def test_same_command_resumes_and_trains_only_what_is_missing(tiny_sweep, mnist_
     strip = [re.sub(r"\| [0-9.]+ ± [0-9.]+ \| 20 \|$", "", l) for l in (first.stdout,
                                                                           r.stdout)]
     assert strip[0] == strip[1]
+
+
+def test_a_stopped_run_is_resumed_from_its_checkpoint(tiny_sweep, mnist_dir, tmp_path):
+    folder, first = tiny_sweep
+    copy = tmp_path / "sw"
+    shutil.copytree(folder, copy)
+    name = "optimizer=adam,cell=basic_lstm,bidirectional=False-seed2"
+    whole_log = (copy / "runs" / name / "log.txt").read_text()
+    shutil.rmtree(copy / "runs" / name)
+    # the same run as the sweep starts it, Ctrl-C'd after step 12: a checkpoint at 12
+    cmd = [sys.executable, os.path.join(ROOT, "train_rnn.py"), "--optimizer=adam",
+           "--cell=basic_lstm", "--bidirectional=False", f"--data_dir={mnist_dir}", *TINY,
+           "--seed=2", f"--runs_dir={copy / 'runs'}", f"--run_name={name}"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in p.stdout:
+        if line.startswith("Step 10,"):
+            p.send_signal(signal.SIGINT)
+            break
+    p.communicate(timeout=120)
+    assert p.returncode == 130 and not (copy / "runs" / name / "timing.json").exists()
+    r = run_sweep(tmp_path, mnist_dir, "optimizer=gradient_descent,adam",
+                  "cell:bidirectional=basic_lstm:False,gru:True", "--seeds", "2")
+    assert r.returncode == 0 and "7 of 8 runs already done; running 1" in r.stderr, r.stderr
+    assert (copy / "runs" / name / "log.txt").read_text() == whole_log
+    timing = json.loads((copy / "runs" / name / "timing.json").read_text())
+    assert timing["first_step"] > 1 and timing["last_step"] == 20
 
 
 def test_a_kept_run_of_another_model_is_refused(tiny_sweep, mnist_dir, tmp_path):
