@@ -116,7 +116,7 @@ def check_config(cfg, choices=None):
         return f"--test_len must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
     for key, names in dict(choices or {}, lstm_impl=("basic", "fast")).items():
         if getattr(cfg, key) not in names:
-            close = difflib.get_close_matches(str(getattr(cfg, key)), names, n=1)
+            close = difflib.get_close_matches(str(getattr(cfg, key)).lower(), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             return f"--{key} must be one of {', '.join(names)}, got {getattr(cfg, key)!r}{hint}"
     if cfg.lstm_impl == "fast" and (cfg.cell != "basic_lstm" or cfg.bidirectional):

@@ -34,7 +34,6 @@ import train_rnn   # the choice tables, to check every run before any starts
 from compare_log import NOT_THE_MODEL, LogError, read_log
 from data import atomic_write_text
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 NOT_SWEPT = {"seed": "use --seeds", "runs_dir": "use --sweep_dir", "data_dir": "give it after --",
              "checkpoint_every": "give it after --", "keep_checkpoints": "give it after --"}
 
@@ -43,7 +42,7 @@ class SweepError(Exception):
     """A bad grid or sweep folder; the message says which and what to do."""
 
 
-def parse_grid(specs, types):
+def parse_grid(specs, known):
     """["a=1,2", "b:c=x:3,y:4"] -> the combinations, each a list of (key, text) pairs, in order:
     [[(a,1),(b,x),(c,3)], [(a,1),(b,y),(c,4)], [(a,2),(b,x),(c,3)], ...]."""
     combinations, seen = [[]], set()
@@ -53,9 +52,9 @@ def parse_grid(specs, types):
         if not sep or not values or not all(keys):
             raise SweepError(f"{spec!r} is not key=value,value... (or key:key=value:value,...)")
         for key in keys:
-            if key not in types:
+            if key not in known:
                 raise SweepError(f"unknown config key {key!r} in {spec!r}; known keys: "
-                                 f"{', '.join(k for k in types if k not in NOT_SWEPT)}")
+                                 f"{', '.join(k for k in known if k not in NOT_SWEPT)}")
             if key in NOT_SWEPT:
                 raise SweepError(f"{key} can't be swept ({NOT_SWEPT[key]})")
             if key in seen:
@@ -72,7 +71,7 @@ def parse_grid(specs, types):
     return combinations
 
 
-def check_runs(combinations, train_args, types):
+def check_runs(combinations, train_args):
     """Each combination's train_rnn.py arguments, checked as train_rnn.py checks them (exit 2,
     one line, on the first bad value), before anything runs."""
     parser = configurator.config_parser(prog="sweep.py", choices=train_rnn.CHOICES)
@@ -244,10 +243,9 @@ def main(argv=None):
     args = parser.parse_args(own)
     if args.seeds < 1 or args.jobs < 1 or not 0 <= args.first_seed < 2**31 - args.seeds:
         parser.error("--seeds and --jobs must be at least 1, --first_seed a seed (>= 0)")
-    types = configurator.config_defaults()
     try:
-        combinations = parse_grid(args.grid, types)
-        planned = check_runs(combinations, train_args, types)
+        combinations = parse_grid(args.grid, configurator.config_defaults())
+        planned = check_runs(combinations, train_args)
         sweep_dir = args.sweep_dir or default_sweep_dir(args.grid, train_args)
         runs_dir = os.path.join(sweep_dir, "runs")
         seeds = list(range(args.first_seed, args.first_seed + args.seeds))
