@@ -1,5 +1,6 @@
 """config.py's experiments: optimizer, cell, bidirectional; each trains, resumes, predicts."""
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -201,3 +202,19 @@ def test_train_rnn_refuses_fast_with_another_cell_before_anything():
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and r.stdout == "" and "Traceback" not in r.stderr
     assert r.stderr.startswith("train_rnn.py: error: --lstm_impl=fast is the tutorial's cell")
+
+
+def test_compare_log_says_when_a_run_is_not_the_bands_model(tmp_path, capsys):
+    import compare_log
+    folder = tmp_path / "gru_run"
+    folder.mkdir()
+    runs.write_config(str(folder), tiny_config(training_steps=10000, display_step=200,
+                                               num_hidden=128, cell="gru"), 1)
+    shutil.copy(os.path.join(ROOT, "reference", "band_runs", "seed_1.log"), folder / "log.txt")
+    compare_log.main([str(folder), "--against", os.path.join(ROOT, "reference", "band_runs",
+                                                             "seed_2.log")])
+    out = capsys.readouterr().out
+    assert (f"# note: {folder} is not the band's model (cell=gru (band: basic_lstm)); the "
+            "allowed spread is that of the band's seeds") in out.splitlines()
+    compare_log.main([os.path.join(ROOT, "reference", "band_runs", "seed_2.log")])
+    assert "# note:" not in capsys.readouterr().out
