@@ -4,8 +4,10 @@ that their matrix products set and beside PyTorch.
     python bench.py                        # table on stdout
     python bench.py --json bench.json      # and every number as JSON
     python bench.py --timeline             # also: where one step's time goes, op by op
+    python bench.py --impls basic --models cell=gru bidirectional=True   # other models too
 
-For each implementation (config.lstm_impl "basic" and "fast"), with the tutorial's config:
+For each implementation (config.lstm_impl "basic" and "fast"), with the tutorial's config, and
+for each model given with --models (e.g. --models cell=gru bidirectional=True):
   bare  - a bare loop of session.run(train_op) over batches made beforehand;
   loop  - train_rnn.train, the real training loop (batching, feeding, the divergence check,
           display steps, progress), timed through its run hooks over the same number of steps.
@@ -37,6 +39,7 @@ import types
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+import configurator
 import data
 import runs
 import train_rnn
@@ -82,8 +85,8 @@ def peak_rss_mib():
 class Bench:
     """One implementation's graph and session, ready to time."""
 
-    def __init__(self, impl, mnist, steps, warmup):
-        self.cfg = types.SimpleNamespace(**dict(config_defaults(), lstm_impl=impl,
+    def __init__(self, overrides, mnist, steps, warmup):
+        self.cfg = types.SimpleNamespace(**dict(config_defaults(), **overrides,
                                                 training_steps=steps))
         self.steps, self.warmup, self.mnist = steps, warmup, mnist
         self.graph = tf.Graph()
@@ -277,6 +280,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
     parser.add_argument("--impls", nargs="+", default=["basic", "fast"],
                         choices=["basic", "fast"])
+    parser.add_argument("--models", nargs="+", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="also time these models, each a row, e.g. cell=gru "
+                        "bidirectional=True optimizer=adam,cell=basic_rnn")
     parser.add_argument("--timeline", action="store_true", help="also trace --steps steps of "
                         "each implementation and split their time by kind of op")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -286,24 +292,31 @@ def main(argv=None):
     if args.steps < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("--steps and --repeats must be at least 1, --warmup at least 0")
 
+    models = {impl: {"lstm_impl": impl} for impl in args.impls}
+    model_parser = configurator.config_parser(prog="bench.py --models",
+                                              choices=train_rnn.CHOICES)
+    for spec in args.models:   # checked as train_rnn.py checks them
+        cfg, given = configurator.parse_config([f"--{kv}" for kv in spec.split(",")],
+                                               model_parser)
+        models[spec] = {k: getattr(cfg, k) for k in given.explicit}
     try:
         mnist = data.read_data_sets(args.data_dir, seed=0)
     except data.DataError as e:
         parser.exit(1, f"bench.py: error: {e}\n")
     rss_before = peak_rss_mib()
     benches, peak = {}, {}
-    for impl in args.impls:
-        benches[impl] = Bench(impl, mnist, args.steps, max(args.warmup, 1))
-        benches[impl].warm_up()
-        benches[impl].time_loop()              # untimed: builds memory up, as a real run does
-        peak[impl] = peak_rss_mib()
-    for impl in args.impls:
-        benches[impl].loop.clear()
-        benches[impl].outside.clear()
+    for name, overrides in models.items():
+        benches[name] = Bench(overrides, mnist, args.steps, max(args.warmup, 1))
+        benches[name].warm_up()
+        benches[name].time_loop()              # untimed: builds memory up, as a real run does
+        peak[name] = peak_rss_mib()
+    for b in benches.values():
+        b.loop.clear()
+        b.outside.clear()
 
     # the peers, on the same batches: the floor of the matrix products, and PyTorch
-    any_bench = next(iter(benches.values()))
-    cfg, cores = any_bench.cfg, len(os.sched_getaffinity(0))
+    any_bench = next(iter(benches.values()))   # its batches; the peers model the tutorial's
+    cfg, cores = types.SimpleNamespace(**config_defaults()), len(os.sched_getaffinity(0))
     peers = {f"floor, {cores} cores": Floor(cfg, cores), "floor, 1 core": Floor(cfg, 1)}
     all_cores = {"floor": f"floor, {cores} cores"}   # the peers the fast path is held against
     if importlib.util.find_spec("torch"):
@@ -347,14 +360,15 @@ def main(argv=None):
                                                     if isinstance(p, Floor) else {}))
                   for name, p in peers.items()},
     }
+    width = max(18, *map(len, benches))
     rows = [f"# {result['machine']['cpu']}, {cores} cores, TensorFlow {tf.__version__}"
             + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
             + f", numpy {np.__version__}; {args.repeats} repeats of {args.steps} steps",
-            f"{'what':<18} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
+            f"{'what':<{width}} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
             f"{'(min-max)':>13} {'outside run':>12} {'peak RSS':>10}"]
     for impl, r in result["impls"].items():
         b, l = r["bare_ms"], r["loop_ms"]
-        rows.append(f"{impl:<18} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
+        rows.append(f"{impl:<{width}} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
                     f"{l['median']:>13.2f} {l['min']:>6.2f}-{l['max']:<6.2f} "
                     f"{r['outside_run_share']['median']:>11.1%} "
                     f"{r['peak_rss_mib_after']:>6.0f} MiB")
@@ -362,7 +376,7 @@ def main(argv=None):
         m = r["ms"]
         how = (f"  {r['gflop_per_step']:.2f} GFLOP, {r['gflop_per_step'] / m['median'] * 1000:.0f}"
                f" GFLOP/s ({r['fastest_way']})" if "gflop_per_step" in r else "")
-        rows.append(f"{name:<18} {m['median']:>13.2f} {m['min']:>6.2f}-{m['max']:<6.2f}{how}")
+        rows.append(f"{name:<{width}} {m['median']:>13.2f} {m['min']:>6.2f}-{m['max']:<6.2f}{how}")
 
     def ratio_line(label, key, a, b):
         result[key] = ratio(a, b)

@@ -49,7 +49,8 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
                         lambda name: None if name == "torch" else real_find_spec(name))
     out = tmp_path / "bench.json"
     bench.main(["--steps", "3", "--repeats", "2", "--warmup", "1", "--impls", "fast",
-                "--timeline", "--json", str(out), "--data_dir", mnist_dir])
+                "--models", "cell=gru,bidirectional=True", "--timeline", "--json", str(out),
+                "--data_dir", mnist_dir])
     printed = capsys.readouterr()
     assert "PyTorch is not installed: to time it beside ours, pip install -r " \
            "requirements-bench.txt" in printed.err
@@ -61,6 +62,8 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     assert len(fast) == len(floor) == 2
     assert result["fast_vs_floor"]["of_medians"] == pytest.approx(np.median(fast) /
                                                                   np.median(floor))
+    assert list(result["impls"]) == ["fast", "cell=gru,bidirectional=True"]
+    assert len(result["impls"]["cell=gru,bidirectional=True"]["loop_ms"]["all"]) == 2
     timeline = result["timeline"]["fast"]
     assert timeline["core_ms"]["matrix products"] > 0 and timeline["ops_per_step"] > 100
     used = sum(timeline["core_ms"].values()) + timeline["idle_core_ms"]
@@ -80,3 +83,11 @@ def test_pytorch_peer_trains_the_same_model():
     peer.time()
     assert all(not torch.equal(a, b) for a, b in zip(before, peer.lstm.parameters()))
     assert peer.optimizer.param_groups[0]["lr"] == cfg.learning_rate and peer.times[0] > 0
+
+
+def test_a_bad_model_stops_before_anything_runs(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--models", "cell=gur"])
+    assert e.value.code == 2 and capsys.readouterr().err == (
+        "bench.py --models: error: --cell must be one of basic_lstm, lstm, gru, basic_rnn, got "
+        "'gur' (did you mean gru?)\n")
