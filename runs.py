@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 import data
-from configurator import config_defaults, repeat_command
+from configurator import check_config, config_defaults, repeat_command
 from tf1 import tf, tf1
 
 DIVERGED = "# diverged: "   # the log line of a run that diverged
@@ -321,7 +321,11 @@ def load_run(run_dir, cfg, explicit):
                            f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
     merged = dict(config_defaults(), **saved_cfg)
     merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
-    return types.SimpleNamespace(**merged), seed
+    merged = types.SimpleNamespace(**merged)
+    problem = check_config(merged)     # e.g. --lstm_impl=fast for a run of another cell
+    if problem:
+        raise RunError(f"{run_dir} can't be resumed so: {problem}")
+    return merged, seed
 
 
 def latest_step(run_dir):

@@ -153,6 +153,12 @@ def test_each_choice_resumes_exactly_and_predicts(choice, mnist, tmp_path, capsy
 def test_resume_refuses_another_cell_optimizer_or_direction(tmp_path):
     cfg = tiny_config(seed=1)
     runs.write_config(str(tmp_path), cfg, 1)
+    gru = tmp_path / "gru"
+    gru.mkdir()
+    runs.write_config(str(gru), tiny_config(cell="gru"), 1)
+    with pytest.raises(runs.RunError, match=f"{gru} can't be resumed so: --lstm_impl=fast is the "
+                                           "tutorial's cell read one way .* not --cell=gru"):
+        runs.load_run(str(gru), tiny_config(lstm_impl="fast"), {"lstm_impl"})
     for key, value in (("cell", "gru"), ("optimizer", "adam"), ("bidirectional", True)):
         changed = types.SimpleNamespace(**dict(vars(cfg), **{key: value}))
         with pytest.raises(runs.RunError, match=f"was trained with {key}="
