@@ -26,10 +26,10 @@ time spent outside session.run, and the process's peak memory after each impleme
 import argparse
 import collections
 import concurrent.futures
+import importlib.metadata
 import importlib.util
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -44,6 +44,7 @@ import data
 import runs
 import train_rnn
 from configurator import config_defaults
+import make_band
 from make_band import machine
 from tf1 import tf, tf1, session_config
 
@@ -176,6 +177,10 @@ class Floor:
                     self.step(self.whole)
             return (time.perf_counter() - start) / steps * 1000
 
+    def warm_up(self, steps):
+        self.time(steps)
+        self.times.pop()
+
     def time(self, steps):
         ways = ["one thread"] if self.cores == 1 else ["BLAS threads", "batch halves on threads"]
         times = {how: self._time(how, steps) for how in ways}
@@ -203,15 +208,18 @@ class TorchBench:
         self.loss(self.out(outputs[:, -1]), y).backward()
         self.optimizer.step()
 
-    def time(self, warmup=0):
+    def _run(self, steps):
         self.torch.set_num_threads(self.threads)
-        for x, y in self.batches[:warmup]:
-            self.train_step(x, y)
         start = time.perf_counter()
-        for x, y in self.batches:
+        for x, y in self.batches[:steps]:
             self.train_step(x, y)
-        if not warmup:
-            self.times.append((time.perf_counter() - start) / len(self.batches) * 1000)
+        return (time.perf_counter() - start) / min(steps, len(self.batches)) * 1000
+
+    def warm_up(self, steps):
+        self._run(steps)
+
+    def time(self, steps):
+        self.times.append(self._run(steps))
 
 
 # op types by what they do, for the timeline
@@ -324,30 +332,22 @@ def main(argv=None):
         peers[f"pytorch, {cores} threads"] = TorchBench(cfg, feeds, cores)
         peers["pytorch, 1 thread"] = TorchBench(cfg, feeds, 1)
         all_cores["pytorch"] = f"pytorch, {cores} threads"
-        for p in peers.values():
-            if isinstance(p, TorchBench):
-                p.time(warmup=max(args.warmup, 1))
     else:
         print("# PyTorch is not installed: to time it beside ours, pip install -r "
               "requirements-bench.txt", file=sys.stderr)
     for p in peers.values():
-        if isinstance(p, Floor):
-            p.time(max(args.warmup, 1))          # warm-up
-            p.times.clear()
+        p.warm_up(max(args.warmup, 1))
 
     for r in range(args.repeats):              # alternate, so noise hits every one alike
         for b in benches.values():
             b.time_bare()
             b.time_loop()
         for p in peers.values():
-            p.time(args.steps) if isinstance(p, Floor) else p.time()
+            p.time(args.steps)
         print(f"# repeat {r + 1}/{args.repeats} done", file=sys.stderr)
 
-    versions = {"python": platform.python_version(), "tensorflow": tf.__version__,
-                "numpy": np.__version__}
-    if any(isinstance(p, TorchBench) for p in peers.values()):
-        versions["torch"] = next(p for p in peers.values() if isinstance(p, TorchBench)) \
-            .torch.__version__
+    versions = make_band.versions() | ({"torch": importlib.metadata.version("torch")}
+                                       if "pytorch" in all_cores else {})
     result = {
         "machine": machine(), "versions": versions,
         "steps_per_timing": args.steps, "repeats": args.repeats, "warmup": args.warmup,

@@ -142,7 +142,7 @@ def summarize(values):
     """mean, sample std (n - 1), min, max and the 2.5/97.5 percentiles of a list of numbers."""
     n = len(values)
     mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
     return {"mean": mean, "std": std, "min": min(values), "max": max(values),
             "p2.5": percentile(values, 2.5), "p97.5": percentile(values, 97.5)}
 

@@ -88,7 +88,6 @@ class Run:
         self.bar = tqdm(total=self.cfg.training_steps, initial=first - 1, unit="step",
                         file=sys.stderr, disable=not sys.stderr.isatty(), dynamic_ncols=True,
                         mininterval=0.5)
-        self.first, self.started = first, time.perf_counter()
         return first
 
     def log(self, line):
@@ -140,6 +139,7 @@ class RunFolder(Run):
                 first = self.checkpointer.restore(sess) + 1
             # TensorBoard drops the earlier try's events from `first` on
             self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
+        self.first, self.started = first, time.perf_counter()   # for timing.json
         return self._progress(first)
 
     def log(self, line):
@@ -240,6 +240,9 @@ def config_and_seed(cfg, args):
     """The run's config and seed: a resumed run's own, else `cfg` with its seed or one drawn."""
     if args.resume:
         cfg, seed = load_run(args.resume, cfg, args.explicit)
+        problem = check_config(cfg)   # the run's own config with the command line's changes
+        if problem:                   # e.g. --lstm_impl=fast for a run of another cell
+            raise RunError(f"{args.resume} can't be resumed so: {problem}")
         step = latest_step(args.resume)
         if step > cfg.training_steps:
             raise RunError(f"{args.resume} has trained {step} steps already; resume it with "
@@ -321,11 +324,7 @@ def load_run(run_dir, cfg, explicit):
                            f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
     merged = dict(config_defaults(), **saved_cfg)
     merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
-    merged = types.SimpleNamespace(**merged)
-    problem = check_config(merged)     # e.g. --lstm_impl=fast for a run of another cell
-    if problem:
-        raise RunError(f"{run_dir} can't be resumed so: {problem}")
-    return merged, seed
+    return types.SimpleNamespace(**merged), seed
 
 
 def latest_step(run_dir):

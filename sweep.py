@@ -31,7 +31,7 @@ import configurator
 import make_band
 import runs
 import train_rnn   # the choice tables, to check every run before any starts
-from compare_log import NOT_THE_MODEL, LogError, read_log
+from compare_log import NOT_THE_MODEL, LogError, read_log, summarize
 from data import atomic_write_text
 
 NOT_SWEPT = {"seed": "use --seeds", "runs_dir": "use --sweep_dir", "data_dir": "give it after --",
@@ -140,12 +140,12 @@ def train(argv, run_dir, seed, cores):
 
 
 def spread(values):
-    """Mean, standard deviation (n - 1), min and max of `values`; None where there are none."""
+    """Mean, standard deviation (n - 1), min and max of `values` (compare_log's summarize), and
+    the values; None where there are none."""
     if not values:
         return None
-    return {"mean": statistics.fmean(values),
-            "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "min": min(values), "max": max(values), "values": values}
+    s = summarize(values)
+    return {"mean": s["mean"], "sd": s["std"], "min": s["min"], "max": s["max"], "values": values}
 
 
 def collect(combinations, seeds, runs_dir):

@@ -156,9 +156,10 @@ def test_resume_refuses_another_cell_optimizer_or_direction(tmp_path):
     gru = tmp_path / "gru"
     gru.mkdir()
     runs.write_config(str(gru), tiny_config(cell="gru"), 1)
+    args = types.SimpleNamespace(resume=str(gru), explicit={"lstm_impl"})
     with pytest.raises(runs.RunError, match=f"{gru} can't be resumed so: --lstm_impl=fast is the "
                                            "tutorial's cell read one way .* not --cell=gru"):
-        runs.load_run(str(gru), tiny_config(lstm_impl="fast"), {"lstm_impl"})
+        runs.config_and_seed(tiny_config(lstm_impl="fast"), args)
     for key, value in (("cell", "gru"), ("optimizer", "adam"), ("bidirectional", True)):
         changed = types.SimpleNamespace(**dict(vars(cfg), **{key: value}))
         with pytest.raises(runs.RunError, match=f"was trained with {key}="
