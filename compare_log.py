@@ -1,11 +1,14 @@
 """Is my run the same as the tutorial's? Compare a log with the tutorial's and the seed band.
 
-    python compare_log.py RUN.log                     # against the tutorial and the band
-    python compare_log.py RUN.log --against B.log     # two runs, with each other
+    python compare_log.py runs/NAME                   # a run folder, or a saved log
+    python compare_log.py RUN.log --against B.log     # two runs of one config, with each other
     python compare_log.py RUN.log --plot out.png      # and draw it
 
 One unseeded log can't be matched number for number, so the judgement comes from the spread of
-many seeds of the default configuration (reference/seed_band.json, made by make_band.py).
+many seeds of the run's own config: its seed band, which make_band.py makes and bands.py finds
+(the tutorial's is reference/seed_band.json). A run with an edited config.py is judged by the
+band of that config, with the seeds' mean as the reference when no log was published for it;
+a run stopped or cut short is judged on the band's steps that it has.
 The rule, stated once here and in the README:
 
     A point (the minibatch loss or the training accuracy at one display step) is inside when it
@@ -20,20 +23,27 @@ The rule, stated once here and in the README:
     mean lead of one over the other, in units of s * sqrt(2), at most 0.65; and the final
     accuracies' difference within its interval.
 
-Exit status: 0 consistent, 1 not consistent, 2 unreadable input.
+Where the seeds agree to the printed digit (every seed at accuracy 1.000, say), their spread is
+0; the printing's rounding is the spread there.
+
+Exit status: 0 consistent, 1 not consistent (a diverged run included), 2 cannot judge: bad
+input, or no band for the run's config (the message prints the command that makes it).
 """
 import argparse
+import contextlib
+import importlib.metadata
 import json
 import math
 import os
 import re
 import sys
 
+import bands
 import configurator
+from bands import NOT_THE_MODEL, REFERENCE_BAND
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
-REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
 
 # Share of points that must be inside (or, --against, agree). Each point alone is inside 95% of
 # the time, but the points of one run are correlated (a slow seed is slow at every step), so
@@ -55,32 +65,39 @@ STEP_RE = re.compile(r"^Step (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
                      r"Training Accuracy= ([0-9.]+)\s*$")
 TEST_RE = re.compile(r"^Testing Accuracy: ([0-9.eE-]+)\s*$")
 FULL_RE = re.compile(r"^# Testing Accuracy on all (\d+) test images: ([0-9.]+)\s*$")
+DIVERGED_RE = re.compile(r"^# diverged: (.*?at step (\d+).*)$")
 
 
 class LogError(Exception):
     """The log can't be read as a run of the tutorial; the message says why."""
 
 
-def parse_log(text, name="log"):
+def parse_log(text, name="log", complete=True):
     """The tutorial's lines in `text`, everything else ignored.
 
     Returns:
         dict: steps, loss, accuracy (lists, one entry a display step), test_accuracy (the
-        tutorial's first-128 accuracy), test_accuracy_full (all test images, or None).
+        tutorial's first-128 accuracy; None for a log that stops before it), test_accuracy_full
+        (all test images, or None), diverged ("diverged at step N (why)", or None).
     Raises:
-        LogError: no Step lines, duplicated or missing steps, or no final accuracy line.
+        LogError: no Step lines, duplicated or missing steps, or (`complete`) no final accuracy
+        line.
     """
     steps, loss, accuracy = [], [], []
-    test_accuracy = full = None
+    test_accuracy = full = diverged = None
     for line in text.splitlines():
         if m := STEP_RE.match(line):
             steps.append(int(m[1]))
             loss.append(float(m[2]))
             accuracy.append(float(m[3]))
+            if not math.isfinite(loss[-1]) and not diverged:
+                diverged = f"diverged at step {m[1]} (the loss became {m[2]})"
         elif m := TEST_RE.match(line):
             test_accuracy = float(m[1])
         elif m := FULL_RE.match(line):
             full = float(m[2])
+        elif m := DIVERGED_RE.match(line):
+            diverged = f"diverged at step {m[2]} ({m[1].split(' at step')[0]})"
     if not steps:
         raise LogError(f"{name}: no 'Step N, Minibatch Loss= ...' lines; is it a log of "
                        "train_rnn.py?")
@@ -93,14 +110,16 @@ def parse_log(text, name="log"):
         gap = next(e for s, e in zip(steps, expected) if s != e)
         raise LogError(f"{name}: steps don't follow 1, {display}, {2 * (display or 0)}, ...: "
                        f"step {gap} is missing or out of order")
-    if test_accuracy is None:
+    if test_accuracy is None and complete:
+        if diverged:
+            raise LogError(f"{name}: the run {diverged}")
         raise LogError(f"{name}: no 'Testing Accuracy:' line; the log is truncated "
                        f"(last step {steps[-1]}), let the run finish")
-    return dict(steps=steps, loss=loss, accuracy=accuracy,
-                test_accuracy=test_accuracy, test_accuracy_full=full)
+    return dict(steps=steps, loss=loss, accuracy=accuracy, test_accuracy=test_accuracy,
+                test_accuracy_full=full, diverged=diverged)
 
 
-def read_log(path):
+def read_log(path, complete=True):
     """parse_log on a file, or on a run folder's log.txt; LogError when missing or unreadable."""
     if os.path.isdir(path):
         path = os.path.join(path, "log.txt")
@@ -111,7 +130,7 @@ def read_log(path):
         raise LogError(f"{path}: cannot read ({e.strerror})") from None
     if not raw.strip():
         raise LogError(f"{path}: the file is empty")
-    return parse_log(raw.decode("utf-8", errors="replace"), path)
+    return parse_log(raw.decode("utf-8", errors="replace"), path, complete)
 
 
 def read_band(path):
@@ -124,6 +143,9 @@ def read_band(path):
                        "python make_band.py") from None
     except (ValueError, KeyError, TypeError):
         raise LogError(f"{path}: not a seed band file; make it with python make_band.py") from None
+    if len(band["seeds"]) < 2:
+        raise LogError(f"{path}: a band needs at least 2 seeds, it has {len(band['seeds'])}; "
+                       "make it again with python make_band.py --seeds 10")
     return band
 
 
@@ -177,14 +199,15 @@ def drift(run, band, against=None):
     the average over the display steps after step 1 (which shows the initial weights, not the
     training) of (mean - value) / (s * sqrt(1 + 1/n)) for the loss and (value - mean) / (same)
     for the accuracy; with `against`, of the difference to the other run over s * sqrt(2).
-    Positive: learning faster than the seeds (or the other run)."""
+    Positive: learning faster than the seeds (or the other run). Where the seeds' spread is 0
+    (they agree to the printed digit), the rounding stands for it. Needs a step after step 1."""
     n = len(band["seeds"])
     spread = math.sqrt(2) if against is not None else math.sqrt(1 + 1 / n)
     leads = []
     for key, sign in (("loss", -1), ("accuracy", 1)):
         others = against[key] if against is not None else band[key]["mean"]
         for value, other, std in list(zip(run[key], others, band[key]["std"]))[1:]:
-            leads.append(sign * (value - other) / (std * spread))
+            leads.append(sign * (value - other) / (max(std, ROUNDING[key]) * spread))
     return sum(leads) / len(leads)
 
 
@@ -194,60 +217,26 @@ def share_inside(run, band):
     return sum(map(sum, marks.values())) / sum(map(len, marks.values()))
 
 
-# constants that don't change what a run prints
-NOT_THE_MODEL = {"seed", "runs_dir", "data_dir", "checkpoint_every", "keep_checkpoints",
-                 "lstm_impl"}
+def first_steps(band, k):
+    """The band cut to its first `k` display steps, for a run that stopped or was cut short."""
+    cut = dict(band, steps=band["steps"][:k], test_step=band["steps"][-1])
+    for key in ("loss", "accuracy"):
+        cut[key] = {stat: values[:k] for stat, values in band[key].items()}
+    return cut
 
 
-def config_differences(path, band):
-    """For a run folder: its config.json's constants that differ from the band's config, as
-    'key=value (band: value)' strings; empty for a plain log file."""
-    try:
-        with open(os.path.join(path, "config.json")) as f:
-            run_cfg = json.load(f)["config"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-    band_cfg = dict(configurator.PUBLISHED)
-    for arg in band.get("train_args", []):   # as make_band.py passed them: --key=value
-        key, _, value = arg.lstrip("-").partition("=")
-        band_cfg[key] = _number(value)
-    return [f"{k}={v} (band: {band_cfg.get(k)})" for k, v in sorted(run_cfg.items())
-            if k not in NOT_THE_MODEL and v != band_cfg.get(k)]
+def first_points(log, k):
+    return dict(log, **{key: log[key][:k] for key in ("steps", "loss", "accuracy")})
 
 
-def _number(text):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def check_steps(run, band, path):
-    """LogError unless the run's display steps are the band's; it says what differs and how to
-    get a fitting reference."""
-    steps = band["steps"]
-    if run["steps"] == steps:
-        return
-
-    def show(s):
-        return f"{s[0]}..{s[-1]}" + (f" every {s[2] - s[1]}" if len(s) > 2 else "")
-    differs = config_differences(path, band) if os.path.isdir(path) else []
-    settings = f"; its config differs: {', '.join(differs)}" if differs else ""
-    train_args = " ".join(f"--{d.split(' ')[0]}" for d in differs) or "--training_steps=N ..."
-    raise LogError(f"{path}: its steps ({show(run['steps'])}) are not the band's "
-                   f"({show(steps)}){settings}; compare it --against a run of the same config, "
-                   f"or make a band for it: python make_band.py --seeds 10 --runs_dir "
-                   f"runs/band --out band.json -- {train_args}, then --band band.json")
-
-
-def verdict(run, band, against=None):
+def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
     """Judge `run` by the rule in the module docstring.
 
     Against the band (default): each point must lie in its interval. Against another run
     (`against`): each point must differ from that run's by no more than the spread of the
-    difference of two seeds.
+    difference of two seeds. `judge_test`: False for a run that stops before the band's last
+    step, whose final test accuracy is not the band's to judge. `name`: what the band stands
+    for, in the verdict ("consistent with the tutorial").
 
     Returns:
         (consistent: bool, marks: {key: [bool per step]}, lines: list of verdict text lines)
@@ -264,7 +253,11 @@ def verdict(run, band, against=None):
     t = band["test_accuracy"]
     lo, hi = interval(t["mean"], t["std"], len(band["seeds"]), ROUNDING["test_accuracy"],
                       against is not None)
-    if against is None:
+    if not judge_test:
+        test_ok = True
+        test_line = (f"final test accuracy: not judged (the band's is at step "
+                     f"{band.get('test_step', band['steps'][-1])}, this comparison stops at step {run['steps'][-1]})")
+    elif against is None:
         test_ok = lo <= run["test_accuracy"] <= hi
         test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f}, "
                      f"interval {lo:.4f} .. {hi:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
@@ -299,13 +292,13 @@ def verdict(run, band, against=None):
     if not test_ok:
         why.append("final test accuracy outside its band" if against is None else
                    "final test accuracies differ by more than two seeds' do")
-    lines.append("consistent with the tutorial" if not why and against is None else
+    lines.append(f"consistent with {name}" if not why and against is None else
                  "consistent with the other run" if not why else
                  "not consistent: " + "; ".join(why))
     return not why, marks, lines
 
 
-def table(run, ref, band, marks, against=False):
+def table(run, ref, band, marks, against=False, ref_label="reference"):
     """Side-by-side rows, '*' where the run falls outside. Against the band: the reference's
     numbers, the run's and the band's interval; `against`: the run's, the other run's, their
     difference and the interval of the difference of two runs."""
@@ -317,7 +310,7 @@ def table(run, ref, band, marks, against=False):
                f"{'acc':>7} | {'loss':>9} {'acc':>10}")
     else:
         spans = [band_intervals(band, key) for key in ("loss", "accuracy")]
-        head = (f"{'step':>6} | {'reference':>15} | {'this run':>15} | "
+        head = (f"{'step':>6} | {ref_label:>15} | {'this run':>15} | "
                 f"{'band: 95% interval for one run':>31}")
         sub = (f"{'':>6} | {'loss':>8} {'acc':>6} | {'loss':>8} {'acc':>6} | "
                f"{'loss':>15} {'acc':>15}")
@@ -351,8 +344,9 @@ def plot(path, run, ref, band, run_name, ref_name):
         ax.fill_between(band["steps"], lo, hi, color="tab:blue", alpha=0.18,
                         label=f"95% interval for one run, from {len(band['seeds'])} seeds")
         ax.plot(band["steps"], band[key]["mean"], color="tab:blue", lw=0.8, ls=":",
-                label="seed mean")
-        ax.plot(ref["steps"], ref[key], color="black", lw=1.2, label=ref_name)
+                label="seed mean" + (" (the reference)" if ref is None else ""))
+        if ref is not None:
+            ax.plot(ref["steps"], ref[key], color="black", lw=1.2, label=ref_name)
         ax.plot(run["steps"], run[key], color="tab:red", lw=1.2, label=run_name)
         ax.set_xlabel("training step")
         ax.set_ylabel(label)
@@ -371,49 +365,147 @@ def plot(path, run, ref, band, run_name, ref_name):
             os.unlink(tmp)
 
 
+def advice(run_cfg, band, band_cfg):
+    """What to do after "not consistent": the likely causes and how to check them."""
+    differs = bands.differences(dict(run_cfg, training_steps=None),
+                                dict(band_cfg, training_steps=None))
+    if differs:
+        return (f"# expected: this run's config differs from the band's ({', '.join(differs)}); "
+                "judge it by its own config's band: drop --band, and compare_log.py finds it or "
+                "prints the command that makes it")
+    made = band.get("versions", {})
+    now = {}
+    for package in ("tensorflow", "numpy"):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            now[package] = importlib.metadata.version(package)
+    versions = ", ".join(f"{p} {now.get(p, '?')} here, {made.get(p, '?')} in the band"
+                         for p in ("tensorflow", "numpy"))
+    return ("# what usually causes this for a run of the band's config: another TensorFlow or "
+            f"numpy ({versions}), other MNIST data (python -m pytest tests/test_data.py checks "
+            "it) or a changed line of train_rnn.py (git diff train_rnn.py); the run's '# seed' "
+            "line repeats it exactly")
+
+
+def find_band(path, run_cfg, how, last_step):
+    """The band of the run's config reaching `last_step`, or LogError naming the command that
+    makes it."""
+    band_path, _ = bands.find_band(run_cfg, last_step)
+    if band_path is None:
+        differs = ", ".join(bands.differences(run_cfg, configurator.PUBLISHED))
+        raise LogError(f"{path}: no seed band for its config ({differs or 'the tutorial'}; "
+                       f"{how}) reaching step {last_step}; make it (10 runs) with: "
+                       f"{bands.make_band_command(run_cfg)}, then run this command again")
+    return band_path
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="compare_log.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", help="a log of train_rnn.py: its saved stdout, or a run folder "
                         "(runs/NAME, whose log.txt is read)")
-    parser.add_argument("--against", help="another run's log to compare with, instead of the "
-                        "tutorial's")
-    parser.add_argument("--reference", default=REFERENCE_LOG, help="the reference log "
-                        "(default: the tutorial's published log)")
-    parser.add_argument("--band", default=REFERENCE_BAND, help="the seed band (default: "
-                        "reference/seed_band.json)")
+    parser.add_argument("--against", help="another run of the same config to compare with, "
+                        "instead of the reference")
+    parser.add_argument("--reference", help="the reference log (default: the one published for "
+                        "the band's config, the tutorial's; else the seeds' mean)")
+    parser.add_argument("--band", help="the seed band (default: the band of the run's config, "
+                        "found among reference/seed_band.json and bands/)")
     parser.add_argument("--plot", metavar="PNG", help="also draw the comparison into this file")
     args = parser.parse_args(argv)
     try:
-        run = read_log(args.run)
-        ref_path = args.against or args.reference
-        ref = read_log(ref_path)
-        band = read_band(args.band)
-        check_steps(run, band, args.run)
-        check_steps(ref, band, ref_path)
-        if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
-            raise LogError(f"--plot {args.plot}: its folder does not exist")
+        if args.plot:
+            folder = os.path.dirname(os.path.abspath(args.plot))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise LogError(f"--plot {args.plot}: its folder does not exist or is not "
+                               "writable; give a PNG path in a writable folder")
+            if os.path.isdir(args.plot):
+                raise LogError(f"--plot {args.plot} is a folder; give a file name such as "
+                               "compare.png")
+        run = read_log(args.run, complete=False)
+        run_cfg, how = bands.run_config(args.run, run["steps"])
+        if run["diverged"]:
+            print(f"# this run: {args.run}\nnot consistent: {run['diverged']}\n# a diverged run "
+                  "is not the tutorial's: lower --learning_rate, and see the run's log")
+            return 1
+        judged = [run]
+        if args.against:
+            other = read_log(args.against, complete=False)
+            other_cfg, other_how = bands.run_config(args.against, other["steps"])
+            differs = [f"{k}={run_cfg[k]} vs {other_cfg[k]}" for k in bands.model_config(run_cfg)
+                       if k != "training_steps" and run_cfg[k] != other_cfg[k]]
+            if differs:
+                raise LogError(f"{args.run} and {args.against} are runs of different configs "
+                               f"({', '.join(differs)}); --against compares two runs of one "
+                               "config")
+            if other["diverged"]:
+                raise LogError(f"{args.against}: the other run {other['diverged']}")
+            judged.append(other)
+        last = max(log["steps"][-1] for log in judged)
+        band_path = args.band or find_band(args.run, run_cfg, how, last)
+        band = read_band(band_path)
+        band_cfg = bands.band_config(band)
+        for path, log in zip((args.run, args.against), judged):
+            if log["steps"] != band["steps"][:len(log["steps"])]:
+                raise LogError(f"{path}: its display steps ({show(log['steps'])}) are not the "
+                               f"band's ({show(band['steps'])}); give a band of its config or "
+                               "drop --band")
+        if args.against:
+            ref, ref_name = judged[1], os.path.basename(os.path.normpath(args.against))
+        elif args.reference or band.get("reference"):
+            ref_path = args.reference or os.path.join(HERE, band["reference"])
+            ref = read_log(ref_path)
+            ref_name = "tutorial" if ref_path == REFERENCE_LOG else os.path.basename(ref_path)
+            if ref["steps"] != band["steps"][:len(ref["steps"])]:
+                raise LogError(f"{ref_path}: its display steps ({show(ref['steps'])}) are not "
+                               f"the band's ({show(band['steps'])}); give another --reference")
+        else:   # no published log for this config: the seeds' mean is the reference
+            ref, ref_name = None, "seeds' mean"
+        k = min(len(log["steps"]) for log in judged + ([ref] if ref else []))
+        if k < 2:
+            raise LogError(f"{args.run}: it stops at step 1, before any training shows; let it "
+                           f"train to step {band['steps'][1]} at least")
     except LogError as e:
         parser.exit(2, f"compare_log.py: error: {e}\n")
 
-    ref_name = "tutorial" if ref_path == REFERENCE_LOG else os.path.basename(ref_path)
-    consistent, marks, lines = verdict(run, band, ref if args.against else None)
+    full = k == len(band["steps"]) and all(log["test_accuracy"] is not None for log in judged)
+    cut = first_steps(band, k)
+    run_k = first_points(run, k)
+    ref_k = first_points(ref, k) if ref else dict(
+        steps=cut["steps"], loss=cut["loss"]["mean"], accuracy=cut["accuracy"]["mean"])
+    name = "the tutorial" if ref_name == "tutorial" else "the band of its config"
+    consistent, marks, lines = verdict(run_k, cut, ref_k if args.against else None,
+                                       judge_test=full, name=name)
+    if k < len(band["steps"]):
+        lines[-1] += (f" (judged on steps 1..{cut['steps'][-1]}: {k} of the band's "
+                      f"{len(band['steps'])} display steps)")
     if args.against:
         print(f"# this run: {args.run}\n# other run: {args.against}")
     else:
-        print(f"# this run: {args.run}\n# reference: {ref_name} ({ref_path})")
-    for path in (args.run, args.against):
-        differs = config_differences(path, band) if path and os.path.isdir(path) else []
+        print(f"# this run: {args.run}\n# reference: {ref_name} "
+              f"({ref_path if ref else 'no log was published for this config'})")
+    band_of = ", ".join(bands.differences(band_cfg, configurator.PUBLISHED)) or "the tutorial"
+    print(f"# band: {os.path.relpath(band_path)}, {len(band['seeds'])} seeds of {band_of}")
+    for path, log in zip((args.run, args.against), judged):
+        cfg, _ = bands.run_config(path, log["steps"])
+        differs = bands.differences(dict(cfg, training_steps=None),
+                                    dict(band_cfg, training_steps=None))
         if differs:   # e.g. another cell: judged by the spread of the band's own model
             print(f"# note: {path} is not the band's model ({', '.join(differs)}); the allowed "
                   "spread is that of the band's seeds")
-    print(table(run, ref, band, marks, against=bool(args.against)))
+    print(table(run_k, ref_k, cut, marks, against=bool(args.against),
+                ref_label="seeds' mean" if ref is None else "reference"))
     print()
     print("\n".join(lines))
+    if not consistent:
+        print(advice(run_cfg, band, band_cfg))
     if args.plot:
-        plot(args.plot, run, ref, band, os.path.basename(args.run), ref_name)
+        plot(args.plot, run, ref, band, os.path.basename(os.path.normpath(args.run)), ref_name)
         print(f"# plot written to {args.plot}")
     return 0 if consistent else 1
+
+
+def show(steps):
+    return f"{steps[0]}..{steps[-1]}" + (f" every {steps[2] - steps[1]}" if len(steps) > 2
+                                          else "")
 
 
 if __name__ == "__main__":

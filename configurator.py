@@ -7,22 +7,145 @@ range; anything else stops with one line naming the key and the fix, exit status
 train_rnn.py (and through it by predict.py, bench.py and the tests).
 """
 import argparse
+import ast
 import difflib
+import functools
+import io
 import math
+import os
 import shlex
+import sys
+import tokenize
 import types
 
-import config
-
+HERE = os.path.dirname(os.path.abspath(__file__))
+CONFIG_FILE = os.path.join(HERE, "config.py")
 MNIST_PIXELS = 784
 MNIST_TRAIN = 60000
 MNIST_TEST = 10000
 
+# config.py as published. Each constant's type comes from here, not from the edited file; the
+# repeat command lists what differs from these, so that it repeats the run whatever config.py
+# holds later.
+PUBLISHED = dict(learning_rate=0.001, optimizer="gradient_descent", momentum=0.9,
+                 training_steps=10000, batch_size=128, display_step=200, num_input=28,
+                 timesteps=28, num_hidden=128, num_classes=10, cell="basic_lstm",
+                 bidirectional=False, lstm_impl="basic",
+                 test_len=128, data_dir="/tmp/data/", validation_size=5000, runs_dir="runs",
+                 checkpoint_every=1000, keep_checkpoints=3, seed=None)
+
+
+class ConfigError(Exception):
+    """config.py can't be used; the message names its line and the fix."""
+
+
+def kind_of(key):
+    """The type a constant takes: bool, int, float or str (seed: an int or None)."""
+    value = PUBLISHED[key]
+    return int if value is None else type(value)
+
 
 def config_defaults():
-    """The tutorial's constants from config.py, as a dict."""
-    return {k: v for k, v in vars(config).items()
-            if not k.startswith("_") and isinstance(v, (int, float, str, type(None)))}
+    """The constants of config.py, checked, as a dict. A broken config.py ends the program with
+    one line naming its line and the fix, exit status 2 (see read_config_file)."""
+    try:
+        return {k: c.value for k, c in read_config_file().items()}
+    except ConfigError as e:
+        print(f"{os.path.basename(sys.argv[0]) or 'python'}: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+def read_config_file(path=CONFIG_FILE):
+    """config.py, read as data (never run): {key: namespace(value, line, comment)}.
+
+    Each constant must be `name = value` with a plain value (a number, a quoted string, True,
+    False or None) of its published type; an int may stand where a float belongs.
+
+    Raises:
+        ConfigError: a syntax error, a statement that is not a constant, a value of the wrong
+        type (a stray comma's tuple, a float where an int belongs, a quoted number), an unknown
+        name, a missing constant; the message names the file and line.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            source = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read {path} ({getattr(e, 'strerror', None) or e.reason}); "
+                          "restore it with: git checkout config.py") from None
+    return _read_config(source, os.path.basename(path))
+
+
+@functools.lru_cache(maxsize=4)
+def _read_config(source, name):
+    try:
+        tree = ast.parse(source, name)
+    except SyntaxError as e:
+        raise ConfigError(f"{name} line {e.lineno}: syntax error ({e.msg}); each line is "
+                          f"name = value, e.g. learning_rate = 0.001") from None
+    comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue   # the docstring
+        where = f"{name} line {node.lineno}"
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            raise ConfigError(f"{where}: only constants belong here, one per line as "
+                              f"name = value; got {ast.get_source_segment(source, node)!r}")
+        key = node.targets[0].id
+        if key.startswith("_"):
+            continue
+        if key not in PUBLISHED:
+            close = difflib.get_close_matches(key, PUBLISHED, n=1, cutoff=0.75)
+            raise ConfigError(f"{where}: unknown constant {key}"
+                              + (f" (did you mean {close[0]}?)" if close else "")
+                              + f"; known: {', '.join(PUBLISHED)}")
+        text = ast.get_source_segment(source, node.value)
+        value = _constant(key, node.value, text, where)
+        found[key] = types.SimpleNamespace(value=value, line=node.lineno,
+                                           comment=comments.get(node.lineno, ""))
+    missing = [k for k in PUBLISHED if k not in found]
+    if missing:
+        key = missing[0]
+        raise ConfigError(f"{name} has no {key}: add the line {key} = {PUBLISHED[key]!r} "
+                          "(its published value) back")
+    return found
+
+
+def _constant(key, node, text, where):
+    """The value of `key = text` in config.py, of the key's published type, or ConfigError."""
+    kind, published = kind_of(key), PUBLISHED[key]
+    example = f"{key} = {published!r}" if published is not None else f"{key} = 7 (or None)"
+    try:
+        value = ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise ConfigError(f"{where}: {key} = {text} is not a plain value; write a number, a "
+                          f"quoted string, True, False or None, e.g. {example}") from None
+    if isinstance(value, tuple):
+        raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} (a stray comma?); "
+                          f"write one value: {example}")
+    if value is None and published is None:
+        return None
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        if isinstance(value, float) and value.is_integer():
+            raise ConfigError(f"{where}: {key} = {text} is a float where an integer belongs; "
+                              f"write {key} = {int(value)}")
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        what = {bool: "True or False", float: "a number", str: "a string in quotes",
+                int: "an integer" + (" or None" if published is None else "")}[kind]
+        raise ConfigError(f"{where}: {key} = {text} is {type(value).__name__}, not {what}; "
+                          f"e.g. {example}")
+    return value
 
 
 class _ArgParser(argparse.ArgumentParser):
@@ -49,7 +172,8 @@ def _typed(kind, optional):
 
 
 def config_parser(prog="train_rnn.py", description=None, choices=None):
-    """An argparse parser with one --key option per constant of config.py.
+    """An argparse parser with one --key option per constant of config.py; its help is the
+    constant's comment in config.py.
 
     `choices`: {key: the names that key allows}, such as train_rnn.CHOICES; parse_config checks
     them, whether they come from the command line or from config.py.
@@ -57,19 +181,21 @@ def config_parser(prog="train_rnn.py", description=None, choices=None):
     parser = _ArgParser(prog=prog, description=description, allow_abbrev=False,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.config_choices = choices or {}
-    for key, default in config_defaults().items():
-        kind = (bool if isinstance(default, bool) else str if isinstance(default, str)
-                else float if isinstance(default, float) else int)
+    config_defaults()   # a broken config.py stops here, with its line
+    for key, constant in read_config_file().items():
+        kind = kind_of(key)
+        names = (choices or {}).get(key)
         parser.add_argument(f"--{key}", type=str if kind is str else
-                            _typed(kind, optional=default is None),
-                            default=default, metavar=kind.__name__.upper(),
-                            help=f"default: {default}" + (f"; one of: {', '.join(choices[key])}"
-                                                           if key in (choices or {}) else ""))
+                            _typed(kind, optional=PUBLISHED[key] is None),
+                            default=constant.value, metavar=kind.__name__.upper(),
+                            help=f"{constant.comment} (default: {constant.value!r}"
+                                 + (f"; one of: {', '.join(names)})" if names else ")"))
     return parser
 
 
 def parse_config(argv, parser=None):
-    """Command line -> (config namespace, all parsed args). Exits 2 with one line on bad input.
+    """Command line -> (config namespace, all parsed args). Exits 2 with one line on bad input,
+    whether it came from the command line or from config.py.
 
     `args.explicit` holds the config keys the command line gave.
     """
@@ -77,67 +203,74 @@ def parse_config(argv, parser=None):
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         key = unknown[0].split("=")[0]
-        options = [o for action in parser._actions for o in action.option_strings
-                   if o.startswith("--")]
+        options = [f"--{k}" for k in PUBLISHED]
         close = difflib.get_close_matches(key, options, n=1, cutoff=0.75)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        parser.error(f"unknown config key {key}{hint}; known keys: {', '.join(config_defaults())}")
-    cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in config_defaults()})
-    args.explicit = {k for k in config_defaults()
+        parser.error(f"unknown config key {key}{hint}; known keys: {', '.join(PUBLISHED)}")
+    cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in PUBLISHED})
+    args.explicit = {k for k in PUBLISHED
                      if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
-    problem = check_config(cfg, parser.config_choices)
+    problem = check_config(cfg, parser.config_choices, args.explicit)
     if problem:
         parser.error(problem)
     return cfg, args
 
 
-def check_config(cfg, choices=None):
+def check_config(cfg, choices=None, explicit=None):
     """The first invalid value of `cfg` as a one-line message naming key and range, or None.
-    `choices`: {key: allowed names} (see config_parser)."""
+
+    `choices`: {key: allowed names} (see config_parser). `explicit`: the keys the command line
+    gave; a bad value of another key came from config.py, and the message names its line there.
+    None: every value counts as the command line's (`--key` in the message)."""
+    found = _problem(cfg, choices, lambda k: f"--{k}")
+    if found is None:
+        return None
+    key, text = found
+    if explicit is None or key in explicit:
+        return text
+    return (f"config.py line {read_config_file()[key].line}: "
+            f"{_problem(cfg, choices, lambda k: k)[1]}")
+
+
+def _problem(cfg, choices, o):
+    """(key, message) for the first invalid value of `cfg`, or None; `o(key)` names a key."""
     train_size = MNIST_TRAIN - cfg.validation_size
     positive = ("training_steps", "batch_size", "display_step", "num_hidden",
                 "num_input", "timesteps", "test_len", "checkpoint_every", "keep_checkpoints")
     for key in positive:
         if getattr(cfg, key) <= 0:
-            return f"--{key} must be a positive integer, got {getattr(cfg, key)}"
+            return key, f"{o(key)} must be a positive integer, got {getattr(cfg, key)}"
     if not (math.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
-        return f"--learning_rate must be a positive finite number, got {cfg.learning_rate}"
+        return "learning_rate", f"{o('learning_rate')} must be a positive finite number, got {cfg.learning_rate}"
     if cfg.timesteps * cfg.num_input != MNIST_PIXELS:
-        return (f"--timesteps * --num_input must be {MNIST_PIXELS} (28x28 pixels), "
-                f"got {cfg.timesteps} * {cfg.num_input} = {cfg.timesteps * cfg.num_input}")
+        return "timesteps", (f"{o('timesteps')} * {o('num_input')} must be {MNIST_PIXELS} (28x28 pixels), got "
+                             f"{cfg.timesteps} * {cfg.num_input} = "
+                             f"{cfg.timesteps * cfg.num_input}")
     if cfg.num_classes != 10:
-        return f"--num_classes must be 10 (MNIST digits 0-9), got {cfg.num_classes}"
+        return "num_classes", f"{o('num_classes')} must be 10 (MNIST digits 0-9), got {cfg.num_classes}"
     if not 0 <= cfg.validation_size < MNIST_TRAIN:
-        return f"--validation_size must be between 0 and {MNIST_TRAIN - 1}, got {cfg.validation_size}"
+        return "validation_size", (f"{o('validation_size')} must be between 0 and {MNIST_TRAIN - 1}, "
+                                   f"got {cfg.validation_size}")
     if cfg.batch_size > train_size:
-        return (f"--batch_size must be between 1 and {train_size} (the train set size), "
-                f"got {cfg.batch_size}")
+        return "batch_size", (f"{o('batch_size')} must be between 1 and {train_size} (the train set size), "
+                              f"got {cfg.batch_size}")
     if cfg.test_len > MNIST_TEST:
-        return f"--test_len must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
+        return "test_len", f"{o('test_len')} must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
     for key, names in dict(choices or {}, lstm_impl=("basic", "fast")).items():
         if getattr(cfg, key) not in names:
             close = difflib.get_close_matches(str(getattr(cfg, key)).lower(), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return f"--{key} must be one of {', '.join(names)}, got {getattr(cfg, key)!r}{hint}"
+            return key, f"{o(key)} must be one of {', '.join(names)}, got {getattr(cfg, key)!r}{hint}"
     if cfg.lstm_impl == "fast" and (cfg.cell != "basic_lstm" or cfg.bidirectional):
-        return (f"--lstm_impl=fast is the tutorial's cell read one way (--cell=basic_lstm "
-                f"--bidirectional=False), not --cell={cfg.cell} --bidirectional="
-                f"{cfg.bidirectional}; use --lstm_impl=basic for that")
+        return "lstm_impl", (f"{o('lstm_impl')}=fast is the tutorial's cell read one way "
+                             f"({o('cell')}=basic_lstm {o('bidirectional')}=False), not "
+                             f"{o('cell')}={cfg.cell} {o('bidirectional')}={cfg.bidirectional};"
+                             f" use {o('lstm_impl')}=basic for that")
     if not (math.isfinite(cfg.momentum) and cfg.momentum >= 0):
-        return f"--momentum must be a finite number >= 0, got {cfg.momentum}"
+        return "momentum", f"{o('momentum')} must be a finite number >= 0, got {cfg.momentum}"
     if cfg.seed is not None and not 0 <= cfg.seed < 2**31:
-        return f"--seed must be between 0 and {2**31 - 1}, got {cfg.seed}"
+        return "seed", f"{o('seed')} must be between 0 and {2**31 - 1}, got {cfg.seed}"
     return None
-
-
-# config.py as published. The repeat command lists what differs from these, not from config.py
-# as it is now, so that it repeats the run whatever config.py holds later.
-PUBLISHED = dict(learning_rate=0.001, optimizer="gradient_descent", momentum=0.9,
-                 training_steps=10000, batch_size=128, display_step=200, num_input=28,
-                 timesteps=28, num_hidden=128, num_classes=10, cell="basic_lstm",
-                 bidirectional=False, lstm_impl="basic",
-                 test_len=128, data_dir="/tmp/data/", validation_size=5000, runs_dir="runs",
-                 checkpoint_every=1000, keep_checkpoints=3, seed=None)
 
 
 def repeat_command(cfg, seed):

@@ -1,11 +1,14 @@
 """Run many seeds of train_rnn.py and record the spread of their logs: the seed band.
 
-    python make_band.py --seeds 10                       # reference/seed_band.json
-    python make_band.py --seeds 2 --out /tmp/b.json --runs_dir /tmp/b -- --training_steps=50
+    python make_band.py --seeds 10                       # the band of config.py as it is
+    python make_band.py --seeds 10 -- --optimizer=adam --training_steps=2000
 
-Seeds run as parallel processes, up to the core count, each pinned to its share of the cores.
-Each seed's log is kept in --runs_dir as it finishes; run the same command again after an
-interruption and finished seeds are not redone. Arguments after `--` go to train_rnn.py.
+Arguments after `--` go to train_rnn.py, over config.py. The band is stored under the config it
+was made with, bands/<config hash>_<training_steps>/ (band.json, config.json and the seeds' logs
+in runs/), where compare_log.py finds it for any run of that config (bands.py); --out and
+--runs_dir put it elsewhere. Seeds run as parallel processes, up to the core count, each pinned
+to its share of the cores. Each seed's log is kept as it finishes; run the same command again
+after an interruption and finished seeds are not redone.
 """
 import argparse
 import concurrent.futures
@@ -20,11 +23,15 @@ import platform
 import queue
 import re
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 
 from tqdm import tqdm
 
+import bands
+import configurator
 from compare_log import LogError, parse_log, read_log, share_inside, summarize, verdict
 from data import atomic_write_text
 
@@ -51,19 +58,49 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
+_children, _children_lock = set(), threading.Lock()
+
+
 def train_process(train_args, cores):
     """Run train_rnn.py with `train_args`, pinned to `cores`; its CompletedProcess.
+
+    The child has a session of its own, so a Ctrl-C in the terminal reaches it only through
+    stop_children(): once, as a request to checkpoint and stop.
 
     Raises:
         RuntimeError: it failed; the message holds its last line on stderr.
     """
     cmd = [sys.executable, os.path.join(HERE, "train_rnn.py"), *train_args]
-    r = subprocess.run(cmd, capture_output=True, text=True,
-                       preexec_fn=lambda: os.sched_setaffinity(0, cores))
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise RuntimeError(f"exit {r.returncode}: {last}")
-    return r
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True,
+                          preexec_fn=lambda: os.sched_setaffinity(0, cores)) as p:
+        with _children_lock:
+            _children.add(p)
+        try:
+            out, err = p.communicate()
+        finally:
+            with _children_lock:
+                _children.discard(p)
+    if p.returncode != 0:
+        last = (err.strip().splitlines() or ["(no message)"])[-1]
+        raise RuntimeError(f"exit {p.returncode}: {last}")
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
+def stop_children(timeout=120):
+    """Ask every running train_rnn.py to stop (SIGINT: each saves a checkpoint and exits 130);
+    wait for them, killing any that has not stopped after `timeout` seconds. Their count."""
+    with _children_lock:
+        running = list(_children)
+    for p in running:
+        with contextlib.suppress(ProcessLookupError):
+            p.send_signal(signal.SIGINT)
+    for p in running:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    return len(running)
 
 
 def core_slots(jobs, tasks):
@@ -94,11 +131,13 @@ def run_pinned(tasks, slots, unit):
         futures = [pool.submit(pinned, task) for task in tasks]
         try:
             for fut in tqdm(concurrent.futures.as_completed(futures), total=len(tasks),
-                            desc=f"{unit}s", unit=unit, file=sys.stderr, disable=not tasks):
+                            desc=f"{unit}s", unit=unit, file=sys.stderr,
+                            disable=not tasks or not sys.stderr.isatty()):
                 fut.result()
         except BaseException:
             for f in futures:
                 f.cancel()
+            stop_children()   # Ctrl-C, or another run failed: the running ones checkpoint
             raise
     return [f.result() for f in futures]
 
@@ -174,55 +213,75 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     own, train_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
         else (argv, [])
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = configurator._ArgParser(prog="make_band.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
     parser.add_argument("--first_seed", type=int, default=1, help="seeds are first_seed, +1, ...")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
                         help="parallel runs (default: the core count)")
-    parser.add_argument("--out", default=os.path.join(HERE, "reference", "seed_band.json"))
-    parser.add_argument("--runs_dir", default=os.path.join(HERE, "reference", "band_runs"))
+    parser.add_argument("--out", help="the band file (default: bands/<config hash>_<steps>/"
+                        "band.json)")
+    parser.add_argument("--runs_dir", help="where the seeds' logs go (default: runs/ beside the "
+                        "band file)")
     args = parser.parse_args(own)
     if args.seeds < 2 or args.jobs < 1:
         parser.error("--seeds must be at least 2 and --jobs at least 1")
+    for arg in train_args:
+        if arg.split("=")[0] in ("--seed", "--runs_dir", "--resume", "--run_name"):
+            parser.error(f"{arg.split('=')[0]} after -- is for single runs; make_band.py sets it")
+    import train_rnn   # the choice tables: every argument checked before any seed runs
+    cfg, _ = configurator.parse_config(train_args, configurator.config_parser(
+        prog="make_band.py", choices=train_rnn.CHOICES))
+    cfg = vars(cfg)
+    out = args.out or os.path.join(bands.band_folder(cfg), "band.json")
+    runs_dir = args.runs_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "runs")
 
-    os.makedirs(args.runs_dir, exist_ok=True)
-    args_file = os.path.join(args.runs_dir, "train_args.json")
+    try:
+        os.makedirs(runs_dir, exist_ok=True)
+    except OSError as e:
+        parser.error(f"cannot create {runs_dir} ({e.strerror}); give a writable --runs_dir")
+    args_file = os.path.join(runs_dir, "train_args.json")
     if os.path.exists(args_file):
         with open(args_file) as f:
             previous = json.load(f)
         if previous != train_args:
-            parser.exit(2, f"make_band.py: error: {args.runs_dir} holds runs made with "
+            parser.exit(2, f"make_band.py: error: {runs_dir} holds runs made with "
                            f"{shlex.join(previous) or 'no arguments'}; use another --runs_dir\n")
     else:
         atomic_write_text(args_file, json.dumps(train_args))
 
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    todo = [s for s in seeds if not os.path.exists(os.path.join(args.runs_dir, f"seed_{s}.log"))]
+    todo = [s for s in seeds if not os.path.exists(os.path.join(runs_dir, f"seed_{s}.log"))]
     slots = core_slots(args.jobs, len(todo))
-    print(f"# {len(seeds) - len(todo)} of {len(seeds)} seeds already done; running {len(todo)} "
-          f"in {len(slots)} parallel process(es)", file=sys.stderr)
+    differs = ", ".join(bands.differences(cfg, configurator.PUBLISHED)) or "the tutorial's config"
+    print(f"# band of {differs}: {out}; {len(seeds) - len(todo)} of {len(seeds)} seeds already "
+          f"done, running {len(todo)} in {len(slots)} parallel process(es)", file=sys.stderr)
     try:
-        run_pinned([functools.partial(run_seed, s, train_args, args.runs_dir) for s in todo],
+        run_pinned([functools.partial(run_seed, s, train_args, runs_dir) for s in todo],
                    slots, "seed")
     except (RuntimeError, LogError) as e:
         parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, "
                        "run the same command again to resume\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "make_band.py: interrupted; finished seeds are kept, run the same "
+                         "command again to resume\n")
 
-    logs = [read_log(os.path.join(args.runs_dir, f"seed_{s}.log")) for s in seeds]
+    logs = [read_log(os.path.join(runs_dir, f"seed_{s}.log")) for s in seeds]
     band = band_from_logs(logs)
     band.update(
         seeds=seeds,
         error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
         command=shlex.join(["python", "make_band.py", *argv]),
         train_args=train_args,
+        config=bands.model_config(cfg),
+        reference=None,   # no published log: compare_log takes the seeds' mean as reference
         versions=versions(),
         machine=machine(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    atomic_write_text(args.out, band_json(band))
-    print(f"# wrote {args.out}: {len(seeds)} seeds, {len(band['steps'])} display steps",
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    atomic_write_text(out, band_json(band))
+    print(f"# wrote {out}: {len(seeds)} seeds, {len(band['steps'])} display steps",
           file=sys.stderr)
 
 

@@ -19,8 +19,9 @@ import sys
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-import config
+
 import data
+from configurator import config_defaults
 import runs
 import train_rnn  # build_graph: the one model definition
 from tf1 import tf1
@@ -210,8 +211,9 @@ def main(argv=None):
     parser.add_argument("images", nargs="*", help="PNG or JPEG files of handwritten digits")
     parser.add_argument("--run", help="run folder (default: the newest under --runs_dir that "
                         "finished training without diverging)")
-    parser.add_argument("--runs_dir", default=config.runs_dir,
-                        help=f"where to look for runs (default: {config.runs_dir})")
+    runs_dir = config_defaults()["runs_dir"]
+    parser.add_argument("--runs_dir", default=runs_dir,
+                        help=f"where to look for runs (default: {runs_dir})")
     parser.add_argument("--test_index", type=int, nargs="+", metavar="N",
                         help="predict these MNIST test images and show their true labels")
     parser.add_argument("--save_input", metavar="PNG", help="write the 28x28 input the network "

@@ -20,6 +20,11 @@ def compare(*args):
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
+def said(stdout):
+    """compare_log's output without its '#' lines: the table, then the verdict lines last."""
+    return [line for line in stdout.rstrip().splitlines() if not line.startswith("#")]
+
+
 def test_the_tutorials_log_is_consistent_with_the_band():
     r = compare(TUTORIAL)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -45,10 +50,15 @@ def test_a_genuine_default_run_is_consistent():
 
 
 def test_ten_times_the_learning_rate_is_not_consistent():
-    r = compare(LR10X)
+    r = compare(LR10X, "--band", compare_log.REFERENCE_BAND)
     assert r.returncode == 1, r.stdout + r.stderr
-    verdict = r.stdout.rstrip().splitlines()[-1]
+    verdict = said(r.stdout)[-1]
     assert verdict.startswith("not consistent: ") and "points outside the band" in verdict
+    # the next step: its config is not the band's, so that is expected
+    assert r.stdout.rstrip().splitlines()[-1] == (
+        "# expected: this run's config differs from the band's (learning_rate=0.01); judge it "
+        "by its own config's band: drop --band, and compare_log.py finds it or prints the "
+        "command that makes it")
 
 
 def test_against_another_run(tmp_path):
@@ -57,7 +67,9 @@ def test_against_another_run(tmp_path):
     r = compare(a, "--against", b)
     assert r.returncode == 0 and r.stdout.rstrip().endswith("consistent with the other run")
     r = compare(LR10X, "--against", a)
-    assert r.returncode == 1 and "not consistent" in r.stdout
+    assert r.returncode == 2 and r.stderr == (
+        f"compare_log.py: error: {LR10X} and {a} are runs of different configs (learning_rate="
+        "0.01 vs 0.001); --against compares two runs of one config\n")
 
 
 def test_noise_around_the_lines_is_ignored(tmp_path):
@@ -74,7 +86,8 @@ def without(lines, predicate):
 
 @pytest.mark.parametrize("make, message", [
     (lambda lines: "", "the file is empty"),
-    (lambda lines: "\n".join(lines[:30]) + "\nStep 5800, Minibatch Lo", "truncated"),
+    (lambda lines: "\n".join(lines[:7]) + "\nStep 200, Minibatch Lo", "it stops at step 1, before any "
+     "training shows; let it train to step 200 at least"),
     (lambda lines: without(lines, lambda l: l.startswith("Step 4000,")),
      "step 4000 is missing or out of order"),
     (lambda lines: "\n".join(lines[:20] + lines[19:]) + "\n", "appears more than once"),
@@ -100,10 +113,14 @@ def test_missing_file_and_mismatched_steps(tmp_path):
                      "Optimization Finished!\nTesting Accuracy: 0.1\n")
     r = compare(str(short))
     assert r.returncode == 2 and r.stderr == (
-        f"compare_log.py: error: {short}: its steps (1..10) are not the band's (1..10000 every "
-        "200); compare it --against a run of the same config, or make a band for it: python "
-        "make_band.py --seeds 10 --runs_dir runs/band --out band.json -- --training_steps=N ..., "
-        "then --band band.json\n")
+        f"compare_log.py: error: {short}: no seed band for its config (training_steps=10, "
+        "display_step=10; assumed: no '# seed' line, so the tutorial's config) reaching step 10; "
+        "make it (10 runs) with: python make_band.py --seeds 10 -- --training_steps=10 "
+        "--display_step=10, then run this command again\n")
+    r = compare(str(short), "--band", compare_log.REFERENCE_BAND)
+    assert r.returncode == 2 and r.stderr == (
+        f"compare_log.py: error: {short}: its display steps (1..10) are not the band's (1..10000 "
+        "every 200); give a band of its config or drop --band\n")
 
 
 def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
@@ -117,16 +134,16 @@ def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
     (folder / "config.json").write_text(json.dumps({"config": config, "seed": 3}))
     r = compare(str(folder))
     assert r.returncode == 2, r.stdout
-    assert (f"{folder}: its steps (1..9600 every 200) are not the band's (1..10000 every 200); "
-            "its config differs: num_hidden=64 (band: 128), training_steps=9600 (band: 10000); "
-            "compare it --against a run of the same config, or make a band for it: python "
-            "make_band.py --seeds 10 --runs_dir runs/band --out band.json -- --num_hidden=64 "
-            "--training_steps=9600, then --band band.json") in r.stderr
+    assert r.stderr == (
+        f"compare_log.py: error: {folder}: no seed band for its config (training_steps=9600, "
+        "num_hidden=64; its config.json) reaching step 9600; make it (10 runs) with: python "
+        "make_band.py --seeds 10 -- --training_steps=9600 --num_hidden=64, then run this "
+        "command again\n")
 
 
 def test_plot_is_a_png(tmp_path):
     out = tmp_path / "cmp.png"
-    r = compare(LR10X, "--plot", str(out))
+    r = compare(LR10X, "--plot", str(out), "--band", compare_log.REFERENCE_BAND)
     assert r.returncode == 1 and out.exists()
     head = out.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
@@ -183,7 +200,7 @@ def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
     consistent, marks, lines = compare_log.verdict(logs[1], compare_log.read_band(
         str(tmp_path / "band.json")))
     assert r.returncode == (0 if consistent else 1), r.stdout + r.stderr
-    assert r.stdout.rstrip().splitlines()[-len(lines):] == lines
+    assert said(r.stdout)[-len(lines):] == lines
     inside = sum(map(sum, marks.values()))
     assert lines[0].startswith(f"points inside the band: {inside} of 10 ")
 
@@ -214,9 +231,9 @@ def test_against_shows_the_difference_rule(tmp_path):
     a.write_text(open(os.path.join(ROOT, "reference", "band_runs", "seed_3.log")).read())
     b = os.path.join(ROOT, "reference", "band_runs", "seed_5.log")
     r = compare(str(a), "--against", b)
-    out = r.stdout.splitlines()
-    assert out[:2] == [f"# this run: {a}", f"# other run: {b}"]
-    table = out[2:out.index("")]
+    assert r.stdout.splitlines()[:2] == [f"# this run: {a}", f"# other run: {b}"]
+    out = said(r.stdout)
+    table = out[:out.index("")]
     bars = {tuple(i for i, c in enumerate(line) if c == "|") for line in table if "|" in line}
     assert len(bars) == 1                      # every row's columns line up, whatever the names
     run, other = compare_log.read_log(str(a)), compare_log.read_log(b)
