@@ -15,13 +15,17 @@ command line (new, resumed or no folder) and turns Ctrl-C into a message and exi
 """
 import argparse
 import contextlib
+import errno
+import fcntl
 import itertools
 import json
+import logging
 import os
 import re
 import secrets
 import signal
 import sys
+import threading
 import time
 import types
 
@@ -109,61 +113,112 @@ class Run:
 
 
 class RunFolder(Run):
-    """A Run that also keeps log.txt, TensorBoard events and checkpoints in `run_dir`."""
+    """A Run that also keeps log.txt, TensorBoard events and checkpoints in `run_dir`.
 
-    def __init__(self, cfg, run_dir, resume=False, log=None):
+    A resumed run changes nothing in its folder until its checkpoint is loaded: a resume that
+    fails leaves the folder as it was. Every write that fails (a full disk) ends the run with a
+    RunError naming the folder and what failed; the newest checkpoint stays the one to resume.
+    """
+
+    def __init__(self, cfg, run_dir, seed, resume_step=None, log=None):
         super().__init__(cfg, log)
-        self.run_dir, self.resume = run_dir, resume
+        self.run_dir, self.seed, self.resume_step = run_dir, seed, resume_step
         self.file = self.writer = None
 
     def setup(self, graph, train_set):
         self.graph = graph
         self.checkpointer = Checkpointer(train_set, self.cfg.keep_checkpoints, self.run_dir)
 
-    def __enter__(self):
-        self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
-        self.writer = tf1.summary.FileWriter(self.run_dir, self.graph)
-        return super().__enter__()
-
     def __exit__(self, kind, error, traceback):
         super().__exit__(kind, error, traceback)
-        if isinstance(error, TrainingDiverged):
-            self.file.write(f"{DIVERGED}{error}\n")
-        self.file.close()
-        self.writer.close()
+        # a write that fails while another error ends the run is that error's consequence
+        quietly = contextlib.suppress(Exception) if error else contextlib.nullcontext()
+        with quietly, self._writing("log.txt"):
+            if self.file:
+                if isinstance(error, TrainingDiverged):
+                    self.file.write(f"{DIVERGED}{error}\n")
+                self.file.close()
+        with quietly, self._writing("TensorBoard events"):
+            if self.writer:
+                self.writer.close()
 
     def start(self, sess):
         first = 1
-        if self.resume:
-            if latest_step(self.run_dir):   # else: stopped before its first checkpoint
-                first = self.checkpointer.restore(sess) + 1
-            # TensorBoard drops the earlier try's events from `first` on
-            self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
+        if self.resume_step:                # else new, or stopped before its first checkpoint
+            first = self.checkpointer.restore(sess, self.resume_step) + 1
+        if self.resume_step is not None:    # loaded: now the run's files may change
+            with self._writing("log.txt"):
+                truncate_log(self.run_dir, first - 1)
+            with self._writing("config.json"):
+                write_config(self.run_dir, self.cfg, self.seed)   # a longer training_steps
+        with self._writing("log.txt"):
+            self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
+        with self._writing("TensorBoard events"):
+            quiet_event_writer_thread()
+            self.writer = tf1.summary.FileWriter(self.run_dir, self.graph)
+            if self.resume_step is not None:   # TensorBoard drops the earlier try's events
+                self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
         self.first, self.started = first, time.perf_counter()   # for timing.json
         return self._progress(first)
 
+    @contextlib.contextmanager
+    def _writing(self, what):
+        """Turn a failed write of `what` into one RunError naming the folder and the cause."""
+        try:
+            yield
+        except (OSError, RuntimeError, tf.errors.OpError) as e:   # RuntimeError: the events
+            full = getattr(e, "errno", None) == errno.ENOSPC or "space left" in str(e).lower()
+            cause = ("no space left on device" if full else e.strerror
+                     if isinstance(e, OSError) and e.strerror
+                     else str(e).strip().splitlines()[0][:160])
+            need = (f"; a checkpoint needs about {self.checkpointer.size_mb():.1f} MB free "
+                    f"there" if full and hasattr(self, "checkpointer") else "")
+            raise RunError(f"cannot write {what} in {self.run_dir} ({cause}){need}; the newest "
+                           f"checkpoint is intact: free space, then resume with python "
+                           f"train_rnn.py --resume {self.run_dir}") from None
+
     def log(self, line):
         super().log(line)
-        self.file.write(line + "\n")
-        self.file.flush()
+        with self._writing("log.txt"):
+            self.file.write(line + "\n")
+            self.file.flush()
 
     def scalars(self, step, **values):
         summary = tf1.Summary(value=[tf1.Summary.Value(tag=tag, simple_value=float(v))
                                      for tag, v in values.items()])
-        self.writer.add_summary(summary, step)
+        with self._writing("TensorBoard events"):
+            self.writer.add_summary(summary, step)
 
     def step_done(self, sess, step):
         if (step % self.cfg.checkpoint_every == 0 or step == self.cfg.training_steps
                 or self.stop_requested):
-            self.checkpointer.save(sess, step)
+            with self._writing(f"checkpoint ckpt-{step}"):
+                self.checkpointer.save(sess, step)
         if step == self.cfg.training_steps:   # this process's speed, for sweep.py
             seconds = time.perf_counter() - self.started
             steps = step - self.first + 1
-            data.atomic_write_text(os.path.join(self.run_dir, "timing.json"), json.dumps(
-                {"first_step": self.first, "last_step": step, "seconds": round(seconds, 3),
-                 "ms_per_step": round(1000 * seconds / steps, 3),
-                 "cores": len(os.sched_getaffinity(0))}) + "\n")
+            with self._writing("timing.json"):
+                data.atomic_write_text(os.path.join(self.run_dir, "timing.json"), json.dumps(
+                    {"first_step": self.first, "last_step": step, "seconds": round(seconds, 3),
+                     "ms_per_step": round(1000 * seconds / steps, 3),
+                     "cores": len(os.sched_getaffinity(0))}) + "\n")
         super().step_done(sess, step)
+
+
+def quiet_event_writer_thread():
+    """TensorBoard's writer thread reports a failed write (a full disk) with a log line and a
+    thread traceback, then raises it again at the next flush or close, where _writing turns it
+    into one line: keep only that one."""
+    class Drop(logging.Filter):
+        def filter(self, record):
+            return "EventFileWriter writer thread error" not in record.getMessage()
+    tf.get_logger().addFilter(Drop())
+    default = threading.excepthook
+
+    def hook(args):
+        if args.thread is None or args.thread.name != "EventLoggerThread":
+            default(args)
+    threading.excepthook = hook
 
 
 class Checkpointer:
@@ -187,6 +242,11 @@ class Checkpointer:
                 assigns.append(var.assign(self.feeds[key]))
         self.assign = tf.group(*assigns)
         self.saver = tf1.train.Saver(max_to_keep=keep, save_relative_paths=True)
+        self.variables = tf1.global_variables()
+
+    def size_mb(self):
+        """What one checkpoint takes on disk, about: its variables' bytes."""
+        return sum(v.shape.num_elements() * v.dtype.size for v in self.variables) / 2**20
 
     def save(self, sess, step):
         state = dict(self.dataset.get_state(), step=step)
@@ -196,9 +256,18 @@ class Checkpointer:
         self.saver.save(sess, os.path.join(self.run_dir, "ckpt"), global_step=step,
                         write_meta_graph=False)
 
-    def restore(self, sess):
-        """Load the run's newest checkpoint into `sess` and the data set; return its step."""
-        path = os.path.join(self.run_dir, f"ckpt-{latest_step(self.run_dir)}")
+    def restore(self, sess, step):
+        """Load the run's checkpoint of `step` into `sess` and the data set; return its step."""
+        path = os.path.join(self.run_dir, f"ckpt-{step}")
+        # the Saver would load a tensor of another shape into a variable: compare them first
+        with contextlib.suppress(tf.errors.OpError, ValueError):
+            saved = tf1.train.load_checkpoint(path).get_variable_to_shape_map()
+            for var in self.variables:
+                name, shape = var.op.name, var.shape.as_list()
+                if name not in saved or saved[name] != shape:
+                    found = f"{saved[name]} in the checkpoint" if name in saved else "missing"
+                    raise RunError(f"checkpoint {path} does not match this model ({name}: "
+                                   f"{shape} here, {found}); resume with the run's own config")
         try:
             self.saver.restore(sess, path)
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as e:
@@ -211,10 +280,12 @@ class Checkpointer:
                            "an earlier one, or start a new run") from None
         state = dict(zip(self.state, sess.run(list(self.state.values()))))
         self.dataset.set_state(state)
-        # the earlier process's checkpoints count towards keep_checkpoints too
+        # the earlier process's checkpoints count towards keep_checkpoints too (not those
+        # after `step`: skipped as unreadable, they are overwritten or left behind)
         previous = tf1.train.get_checkpoint_state(self.run_dir).all_model_checkpoint_paths
         self.saver.recover_last_checkpoints([os.path.join(self.run_dir, os.path.basename(p))
-                                             for p in previous])
+                                             for p in previous
+                                             if int(p.rsplit("-", 1)[1]) <= step])
         return int(state["step"])
 
 
@@ -240,6 +311,7 @@ def config_and_seed(cfg, args):
     """The run's config and seed: a resumed run's own, else `cfg` with its seed or one drawn."""
     if args.resume:
         cfg, seed = load_run(args.resume, cfg, args.explicit)
+        lock(args.resume)             # before any check: no other process may change it now
         problem = check_config(cfg)   # the run's own config with the command line's changes
         if problem:                   # e.g. --lstm_impl=fast for a run of another cell
             raise RunError(f"{args.resume} can't be resumed so: {problem}")
@@ -260,23 +332,30 @@ def config_and_seed(cfg, args):
 def open_run(cfg, seed, args):
     """Create (or reopen, with --resume) the run folder and yield its Run; without runs_dir, a
     Run that only prints. Prints the seed line first; Ctrl-C ends with how to resume, exit 130."""
-    run_dir = args.resume
-    if args.resume:
-        step = latest_step(run_dir)
-        truncate_log(run_dir, step)
-        write_config(run_dir, cfg, seed)     # a longer --training_steps is the run's own now
+    run_dir, step = args.resume, None
+    if args.resume:   # nothing in the folder changes until the checkpoint is loaded
+        step, skipped = readable_checkpoint(run_dir)
+        for path, why in skipped:
+            note(f"skipping {path}: unreadable ({why})")
         note(f"resuming {run_dir} from step {step}" if step else
-             f"{run_dir} stopped before its first checkpoint: starting it again from step 1")
+             f"{run_dir} has no readable checkpoint: starting it again from step 1" if skipped
+             else f"{run_dir} stopped before its first checkpoint: starting it again from "
+                  "step 1")
     else:
         header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
         if cfg.runs_dir:   # runs_dir="" trains without a run folder
             run_dir = new_run_dir(cfg, args.run_name)
-            write_config(run_dir, cfg, seed)
-            data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
+            lock(run_dir)
+            try:
+                write_config(run_dir, cfg, seed)
+                data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
+            except OSError as e:
+                raise RunError(f"cannot write the run folder {run_dir} ({e.strerror}); free "
+                               "space or set --runs_dir to a writable folder") from None
             note(f"run folder: {run_dir}")
         print(header, flush=True)
     try:
-        yield RunFolder(cfg, run_dir, resume=bool(args.resume)) if run_dir else Run(cfg)
+        yield RunFolder(cfg, run_dir, seed, step) if run_dir else Run(cfg)
     except KeyboardInterrupt as e:
         if run_dir:
             saved = f"checkpoint saved at step {e.args[0]}; " if e.args else ""
@@ -325,6 +404,59 @@ def load_run(run_dir, cfg, explicit):
     merged = dict(config_defaults(), **saved_cfg)
     merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
     return types.SimpleNamespace(**merged), seed
+
+
+_locks = []   # the open folders this process holds locked: released when it exits
+
+
+def lock(run_dir):
+    """Hold `run_dir` for this process (flock on the folder itself: the kernel releases it when
+    the process ends, killed or not, and the folder gains no file). RunError if another
+    process holds it."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = lock_holder(run_dir)
+        who, kill = (f"process {holder}", f"kill -INT {holder}") if holder else (
+            "another process", "Ctrl-C there")
+        raise RunError(f"{run_dir} is in use by {who} (training or resuming it); wait for it "
+                       f"to end, or stop it ({kill}: it saves a checkpoint)") from None
+    _locks.append(fd)
+
+
+def lock_holder(run_dir):
+    """The process id that holds a flock on `run_dir`, from /proc/locks; None if unknown."""
+    inode = os.stat(run_dir).st_ino
+    with contextlib.suppress(OSError):
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if "FLOCK" in fields and len(fields) > 5 and fields[5].endswith(f":{inode}"):
+                    return int(fields[4])
+    return None
+
+
+def readable_checkpoint(run_dir):
+    """The newest checkpoint of `run_dir` that reads back whole (each variable's data checked
+    against its checksum), and those skipped: (step or 0, [(path, why), ...])."""
+    try:
+        state = tf1.train.get_checkpoint_state(run_dir)
+    except Exception as e:   # a damaged 'checkpoint' file: the index of the checkpoints
+        raise RunError(f"{run_dir}/checkpoint is unreadable ({str(e)[:120]}); start a new "
+                       "run") from None
+    skipped = []
+    for saved in reversed(state.all_model_checkpoint_paths if state else []):
+        path = os.path.join(run_dir, os.path.basename(saved))
+        try:
+            reader = tf1.train.load_checkpoint(path)
+            for name in reader.get_variable_to_shape_map():
+                reader.get_tensor(name)
+            return int(path.rsplit("-", 1)[1]), skipped
+        except Exception as e:   # OpError, or IndexError for a short data file: unreadable
+            skipped.append((path, str(e).strip().splitlines()[0][:160]))
+    return 0, skipped
 
 
 def latest_step(run_dir):

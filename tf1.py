@@ -8,13 +8,16 @@ Used by train_rnn.py, predict.py, bench.py and the tests. What it sets up, once,
     available with Keras 3";
   - a quiet import: TensorFlow's C++ start-up chatter would drown the tutorial's log, and in 2.21
     part of it ignores TF_CPP_MIN_LOG_LEVEL, so file descriptor 2 is filtered while it loads;
-  - graph mode (eager execution off) and no deprecation notices for the compat API used on purpose.
+  - graph mode (eager execution off) and no deprecation notices for the compat API used on purpose;
+  - Ctrl-C while it loads (a few seconds) ends the program with one line, not an import traceback.
 """
 import contextlib
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import warnings
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -31,11 +34,20 @@ def _quiet_load():
     """Run a block with file descriptor 2 captured; pass on all but the known load noise."""
     sys.stderr.flush()
     saved = os.dup(2)
+
+    def interrupted(signum, frame):   # nothing has started yet: nothing to save or say but this
+        os.write(saved, "# interrupted while TensorFlow loaded; nothing was started\n".encode())
+        os._exit(130)
+
+    main = threading.current_thread() is threading.main_thread()   # where signals are handled
+    previous = signal.signal(signal.SIGINT, interrupted) if main else None
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
             yield
         finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)

@@ -56,6 +56,7 @@ def main(argv=None):
     except (data.DataError, runs.TrainingDiverged, runs.RunError) as e:
         sys.exit(f"train_rnn.py: error: {e}")
     except KeyboardInterrupt:                         # before training started
+        runs.note("interrupted before training started; nothing was saved")
         sys.exit(130)
 
 

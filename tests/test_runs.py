@@ -4,8 +4,10 @@ import os
 import re
 import shutil
 import signal
+import shlex
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -100,16 +102,113 @@ def test_tensorboard_scalars_match_the_log(reference_run):
     assert 0 < seen[300]["test_accuracy_all"] < 1
 
 
-def test_corrupted_checkpoint_is_one_line(tmp_path, mnist_dir, reference_run):
+def folder_bytes(folder):
+    return {n: (folder / n).read_bytes() for n in sorted(os.listdir(folder))}
+
+
+def test_a_corrupted_newest_checkpoint_is_skipped(tmp_path, mnist_dir, reference_run):
     folder, _ = reference_run
     copy = tmp_path / "copy"
-    subprocess.run(["cp", "-r", str(folder), str(copy)], check=True)
+    shutil.copytree(folder, copy)
     data_file = copy / "ckpt-300.data-00000-of-00001"
     data_file.write_bytes(data_file.read_bytes()[:100])
+    inode = (copy / "config.json").stat().st_ino
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400"))
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.splitlines()[:2] == [
+        f"# skipping {copy}/ckpt-300: unreadable (Read less bytes than requested)",
+        f"# resuming {copy} from step 200"]
+    whole = run(train_cmd(tmp_path, mnist_dir, *TINY, "--training_steps=400", "--run_name=w"))
+    steps = [l for l in (copy / "log.txt").read_text().splitlines() if not l.startswith("#")]
+    assert steps == [l for l in whole.stdout.splitlines() if not l.startswith("#")]
+    # config.json is replaced (temp file and rename), never written in place
+    assert (copy / "config.json").stat().st_ino != inode
+    assert json.loads((copy / "config.json").read_text())["config"]["training_steps"] == 400
+    assert not [n for n in os.listdir(copy) if "tmp" in n.lower()]
+
+
+def test_a_failed_resume_changes_nothing(tmp_path, mnist_dir, reference_run):
+    """The checkpoints are of another model than config.json says: the resume stops with one
+    line, and every file of the run is as it was (no cut log, no rewritten config, no new
+    TensorBoard file)."""
+    folder, _ = reference_run
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    saved = json.loads((copy / "config.json").read_text())
+    saved["config"]["num_hidden"] = 64
+    (copy / "config.json").write_text(json.dumps(saved))
+    before = folder_bytes(copy)
     r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith(
-        f"train_rnn.py: error: checkpoint {copy}/ckpt-300 is corrupted")
+        f"train_rnn.py: error: checkpoint {copy}/ckpt-300 does not match this model")
+    assert folder_bytes(copy) == before
+
+
+def test_a_second_process_on_a_run_is_refused(tmp_path, mnist_dir):
+    cmd = train_cmd(tmp_path, mnist_dir, *TINY, "--training_steps=5000", "--run_name=busy")
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                         cwd=ROOT)
+    for line in p.stdout:
+        if line.startswith("Step 120,"):
+            break
+    before = (tmp_path / "busy" / "config.json").read_bytes()
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/busy"))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == (f"train_rnn.py: error: {tmp_path}/busy is in use by process {p.pid} "
+                        f"(training or resuming it); wait for it to end, or stop it (kill -INT "
+                        f"{p.pid}: it saves a checkpoint)\n")
+    assert (tmp_path / "busy" / "config.json").read_bytes() == before
+    p.kill()                                   # SIGKILL releases the lock too
+    p.wait()
+    last = checkpoints(tmp_path / "busy")[-1]
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={tmp_path}/busy",
+                      f"--training_steps={last + 20}"))
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_full_disk_while_saving_is_one_line_and_loses_nothing(tmp_path, mnist_dir,
+                                                                 reference_run):
+    """The run folder on a 2.5 MB tmpfs (a mount namespace of the test's own): a checkpoint
+    fails to write; one line names the folder, the write and the space a checkpoint needs; the
+    earlier checkpoint resumes to the uninterrupted run's log."""
+    folder, _ = reference_run
+    small = tmp_path / "small"
+    small.mkdir()
+    out = tmp_path / "out"
+    script = (f"mount -t tmpfs -o size=2500k tmpfs {small} || exit 99; "
+              f"{shlex.join(train_cmd(small, mnist_dir, *TINY, '--checkpoint_every=50', '--keep_checkpoints=5', '--run_name=f'))}"
+              f" > {tmp_path}/stdout 2> {tmp_path}/stderr; echo $? > {tmp_path}/code; "
+              f"cp -a {small}/f {out}")
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    if r.returncode == 99 or not (tmp_path / "code").exists():
+        pytest.skip(f"no tmpfs mount here: {r.stderr.strip()}")
+    err = (tmp_path / "stderr").read_text()
+    assert (tmp_path / "code").read_text().strip() == "1"
+    assert "Traceback" not in err and "ERROR" not in err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"train_rnn.py: error: cannot write checkpoint ckpt-\d+ in {small}/f "
+                        r"\(no space left on device\); a checkpoint needs about 0\.\d MB free "
+                        rf"there; the newest checkpoint is intact: free space, then resume with "
+                        rf"python train_rnn.py --resume {small}/f", last), last
+    assert err.count("\n") == 2                # the run folder's line, then that one
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={out}"))
+    assert r.returncode == 0, r.stderr
+    expected = (folder / "log.txt").read_text().splitlines()[1:]
+    assert (out / "log.txt").read_text().splitlines()[1:] == expected
+
+
+@pytest.mark.parametrize("script", ["train_rnn.py", "predict.py"])
+def test_ctrl_c_while_tensorflow_loads_is_one_line(script):
+    p = subprocess.Popen([sys.executable, os.path.join(ROOT, script), "--test_index", "0"]
+                         if script == "predict.py" else [sys.executable, os.path.join(ROOT, script)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(1.0)                             # TensorFlow takes seconds to load
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and out == ""
+    assert err == "# interrupted while TensorFlow loaded; nothing was started\n"
 
 
 def test_config_mismatch_and_missing_run(tmp_path, mnist_dir, reference_run):
