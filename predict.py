@@ -13,6 +13,7 @@ aspect ratio, and placed in 28x28 with its centre of mass at the centre. A 28x28
 image is taken as already MNIST-like and used as it is.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -32,6 +33,12 @@ MNIST_CENTRE = 14.0   # measured on MNIST itself: mean centre of mass (row, col)
 INK = 0.15            # below this share of the strokes' level a pixel counts as paper
 STROKE = 0.5         # the digit's bounding box holds the pixels above this (0..1)
 MIN_CONTRAST = 0.08   # strokes must differ from the paper by this much (0..1) to be a digit
+MAX_PIXELS = 50_000_000   # larger images are refused (a 12-megapixel phone photo is 12_000_000)
+WORKING_SIZE = 1024       # larger images are shrunk to this many pixels (longest side) first:
+                          # the digit ends up 20x20, and the paper's fit needs no more
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+Image.MAX_IMAGE_PIXELS = None   # the size is checked here, from the header, before decoding
 
 
 class PredictError(Exception):
@@ -101,11 +108,25 @@ def mnist_like(image):
 
 
 def load_image(path):
+    """An image file -> its (28, 28) MNIST-like input (mnist_like). A large photo is decoded at a
+    reduced size where the format allows (JPEG's draft mode) and shrunk to WORKING_SIZE, so a
+    12-megapixel photo takes little time and memory.
+
+    Raises:
+        PredictError: no such file, not an image, larger than MAX_PIXELS, or no digit in it.
+    """
     try:
         with Image.open(path) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise PredictError(f"{image.width}x{image.height} pixels is more than this "
+                                   f"takes ({MAX_PIXELS // 10**6} megapixels); shrink it first "
+                                   f"(a digit needs no more than {WORKING_SIZE}x{WORKING_SIZE})")
+            image.draft("L", (WORKING_SIZE, WORKING_SIZE))   # JPEG: decode at 1/2 .. 1/8 scale
             image.load()
             # a phone photo may be stored sideways with an EXIF orientation tag: apply it first
-            return mnist_like(ImageOps.exif_transpose(image))
+            image = ImageOps.exif_transpose(image)
+            image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.LANCZOS)
+            return mnist_like(image)
     except FileNotFoundError:
         raise PredictError(f"{path}: no such file") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
@@ -122,6 +143,46 @@ def unusable(status):
     if status.step < status.training_steps or status.full_accuracy is None:
         return f"unfinished (step {status.step} of {status.training_steps})"
     return None
+
+
+def find_runs_dir(runs_dir):
+    """`runs_dir` as given when it exists here, else the project's own (runs/ beside this file),
+    so that predict.py finds the runs from any folder."""
+    if os.path.isdir(runs_dir) or os.path.isabs(runs_dir):
+        return runs_dir
+    beside = os.path.join(HERE, runs_dir)
+    return beside if os.path.isdir(beside) else runs_dir
+
+
+def tutorial_lowest_accuracy():
+    """The lowest accuracy on all test images among the tutorial's band seeds, or None."""
+    import bands
+    try:
+        with open(bands.REFERENCE_BAND) as f:
+            return json.load(f)["test_accuracy_full"]["min"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def better_run(chosen, runs_dir):
+    """A finished run of `runs_dir` to suggest instead of `chosen` when the chosen one ends
+    below every seed of the tutorial's band (a short experiment, say): (folder, accuracy) of the
+    most accurate such run, or None."""
+    floor = tutorial_lowest_accuracy()
+    status = runs.run_status(chosen)
+    if floor is None or status.full_accuracy is None or status.full_accuracy[1] >= floor:
+        return None
+    best = None
+    for name in os.listdir(runs_dir):
+        path = os.path.join(runs_dir, name)
+        try:
+            other = runs.run_status(path)
+        except runs.RunError:
+            continue
+        if unusable(other) is None and other.full_accuracy[1] > status.full_accuracy[1] and (
+                best is None or other.full_accuracy[1] > best[1]):
+            best = (path, other.full_accuracy[1])
+    return best
 
 
 def newest_finished_run(runs_dir):
@@ -213,7 +274,8 @@ def main(argv=None):
                         "finished training without diverging)")
     runs_dir = config_defaults()["runs_dir"]
     parser.add_argument("--runs_dir", default=runs_dir,
-                        help=f"where to look for runs (default: {runs_dir})")
+                        help=f"where to look for runs (default: {runs_dir}, here or beside "
+                             "predict.py)")
     parser.add_argument("--test_index", type=int, nargs="+", metavar="N",
                         help="predict these MNIST test images and show their true labels")
     parser.add_argument("--save_input", metavar="PNG", help="write the 28x28 input the network "
@@ -221,19 +283,37 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.images and not args.test_index:
         parser.error("give image files, or --test_index N")
+    failed = []   # (image, why): reported, while the others are still predicted
     try:
+        if args.save_input:   # before any work: where the inputs go must take them
+            folder = os.path.dirname(os.path.abspath(args.save_input))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise PredictError(f"--save_input {args.save_input}: its folder does not exist "
+                                   "or is not writable")
         run_dir = args.run
         if not run_dir:
-            run_dir, skipped = newest_finished_run(args.runs_dir)
+            runs_dir = find_runs_dir(args.runs_dir)
+            run_dir, skipped = newest_finished_run(runs_dir)
             for path, why in skipped:
                 print(f"# skipped {path}: {why}", file=sys.stderr)
+            if better := better_run(run_dir, runs_dir):
+                print(f"# {run_dir} ends below every seed of the tutorial; a better run is "
+                      f"{better[0]} (accuracy {better[1]:.4f}): --run {better[0]}",
+                      file=sys.stderr)
         if not os.path.isdir(run_dir):
             raise PredictError(f"run folder {run_dir} does not exist; see the folders in runs/")
         inputs, names, labels = [], [], []
         for path in args.images:
-            inputs.append(load_image(path))
+            try:
+                inputs.append(load_image(path))
+            except PredictError as e:
+                failed.append(str(e))
+                print(f"predict.py: error: {e}", file=sys.stderr)
+                continue
             names.append(path)
             labels.append(None)
+        if not inputs and not args.test_index:
+            sys.exit(1)
         model = Model(run_dir)
         if args.test_index:
             test = data.read_data_sets(model.cfg.data_dir, validation_size=0).test
@@ -243,8 +323,6 @@ def main(argv=None):
                 inputs.append(test.images[n].reshape(MNIST_SIZE, MNIST_SIZE))
                 names.append(f"test[{n}]")
                 labels.append(int(test.labels[n].argmax()))
-        if args.save_input and not os.path.isdir(os.path.dirname(os.path.abspath(args.save_input))):
-            raise PredictError(f"--save_input {args.save_input}: its folder does not exist")
     except (PredictError, data.DataError) as e:
         parser.exit(1, f"predict.py: error: {e}\n")
 
@@ -257,6 +335,10 @@ def main(argv=None):
         stem, ext = os.path.splitext(args.save_input)
         for i, image in enumerate(inputs):
             save_input(args.save_input if len(inputs) == 1 else f"{stem}-{i}{ext or '.png'}", image)
+    if failed:
+        print(f"# {len(failed)} of {len(args.images)} image(s) could not be read (above)",
+              file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -220,3 +220,106 @@ def test_predictions_do_not_depend_on_the_paper(trained_run, mnist, tmp_path):
     for name, draw in papers.items():
         got = predictions(draw)
         assert (got != white).sum() <= 1, (name, got, white)
+
+
+def test_a_28x28_dark_on_white_digit_is_inverted(mnist):
+    """Only light-on-dark 28x28 images are taken as they are; dark on white is MNIST inverted."""
+    for i in range(5):
+        x = mnist.test.images[i].reshape(28, 28)
+        dark = Image.fromarray(255 - np.round(x * 255).astype(np.uint8))
+        made = predict.mnist_like(dark)
+        assert made[0].max() == 0 and made.max() > 0.9          # light strokes on black
+        assert np.abs(made - x).mean() < 0.1, i                 # taken as is: about 0.8
+        best = max(np.corrcoef(np.roll(made, shift, (0, 1)).ravel(), x.ravel())[0, 1]
+                   for shift in [(0, 0), (0, 1), (0, -1), (1, 0), (-1, 0)])
+        assert best > 0.7, i                                   # inverted: below 0
+
+
+def png_header(width, height):
+    """A small PNG file that claims width x height grey pixels (a decompression bomb's
+    header: its pixels are not there)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0,
+                                                                 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("size", [(20000, 20000), (9000, 9000)])
+def test_a_huge_image_is_refused_before_decoding(trained_run, tmp_path, size):
+    path = tmp_path / "huge.png"
+    path.write_bytes(png_header(*size))
+    r = run_predict(str(path), "--run", str(trained_run))
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr == (f"predict.py: error: {path}: {size[0]}x{size[1]} pixels is more than this "
+                        "takes (50 megapixels); shrink it first (a digit needs no more than "
+                        "1024x1024)\n")
+
+
+def test_a_phone_sized_photo_is_shrunk_first(tmp_path):
+    """A 12-megapixel photo gives the input of the same photo at 1024 pixels."""
+    from PIL import ImageDraw
+    photo = Image.new("RGB", (4000, 3000), (232, 228, 220))
+    ImageDraw.Draw(photo).line([(1800, 700), (2050, 2300)], fill=(25, 25, 35), width=90)
+    photo.save(tmp_path / "big.jpg", quality=92)
+    photo.resize((1024, 768), Image.LANCZOS).save(tmp_path / "small.png")
+    big, small = (predict.load_image(str(tmp_path / n)) for n in ("big.jpg", "small.png"))
+    assert big.shape == (28, 28) and np.abs(big - small).mean() < 0.02
+    rows = np.nonzero(big.max(1) > 0.5)[0]
+    assert rows[-1] - rows[0] + 1 >= 19                  # the stroke fills the 20-pixel box
+
+
+def test_one_missing_image_among_several(trained_run, mnist, tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(np.round(mnist.test.images[0].reshape(28, 28) * 255).astype(np.uint8)).save(good)
+    r = run_predict(str(tmp_path / "missing.png"), str(good), "--run", str(trained_run))
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"predict.py: error: {tmp_path}/missing.png: no such file",
+        "# 1 of 2 image(s) could not be read (above)"]
+    assert r.stdout.splitlines()[1].startswith(f"{good}: ")
+
+
+def test_an_unwritable_save_input_is_checked_first(tmp_path):
+    r = run_predict(str(tmp_path / "missing.png"), "--run", str(tmp_path / "no_run"),
+                    "--save_input", str(tmp_path / "nope" / "seen.png"))
+    assert r.returncode == 1 and r.stderr == (
+        f"predict.py: error: --save_input {tmp_path}/nope/seen.png: its folder does not exist or "
+        "is not writable\n")
+
+
+def test_runs_are_found_from_the_project_folder(tmp_path, monkeypatch):
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "runs").mkdir(parents=True)
+    elsewhere.mkdir()
+    monkeypatch.setattr(predict, "HERE", str(project))
+    monkeypatch.chdir(elsewhere)
+    assert predict.find_runs_dir("runs") == str(project / "runs")
+    (elsewhere / "runs").mkdir()                       # a runs/ here comes first
+    assert predict.find_runs_dir("runs") == "runs"
+    assert predict.find_runs_dir("/abs/runs") == "/abs/runs"
+
+
+def test_a_better_run_is_named_when_the_newest_is_far_below_the_tutorial(trained_run, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    floor = predict.tutorial_lowest_accuracy()
+    for name, accuracy, age in (("good", floor + 0.01, 200), ("short", floor - 0.2, 100),
+                                ("poorer", floor - 0.3, 300)):
+        shutil.copytree(trained_run, runs / name)
+        log = runs / name / "log.txt"
+        log.write_text(re.sub(r"(all 10000 test images: )[0-9.]+", rf"\g<1>{accuracy:.4f}",
+                              log.read_text()))
+        os.utime(log, (1e9 - age, 1e9 - age))
+    r = run_predict("--test_index", "0", "--runs_dir", str(runs))
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == [
+        f"# {runs}/short ends below every seed of the tutorial; a better run is {runs}/good "
+        f"(accuracy {floor + 0.01:.4f}): --run {runs}/good"]
+    os.utime(runs / "good" / "log.txt")                # the newest now: nothing to suggest
+    r = run_predict("--test_index", "0", "--runs_dir", str(runs))
+    assert r.returncode == 0 and r.stderr == ""
