@@ -286,4 +286,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        stop_children()
+        sys.exit("make_band.py: interrupted; finished seeds are kept, run the same command "
+                 "again to resume")

@@ -31,7 +31,8 @@ import configurator
 import make_band
 import runs
 import train_rnn   # the choice tables, to check every run before any starts
-from compare_log import NOT_THE_MODEL, LogError, read_log, summarize
+from bands import NOT_THE_MODEL
+from compare_log import LogError, read_log, summarize
 from data import atomic_write_text
 
 NOT_SWEPT = {"seed": "use --seeds", "runs_dir": "use --sweep_dir", "data_dir": "give it after --",
@@ -189,8 +190,9 @@ def collect(combinations, seeds, runs_dir):
 
 def table(rows):
     """The Markdown table: mean ± standard deviation over the seeds."""
-    def cell(s, fmt):
-        return "-" if s is None else f"{s['mean']:{fmt}} ± {s['sd']:{fmt}}"
+    def cell(s, fmt):   # one seed has no spread to show
+        return ("-" if s is None else f"{s['mean']:{fmt}}" if len(s["values"]) == 1
+                else f"{s['mean']:{fmt}} ± {s['sd']:{fmt}}")
     cores = sorted({run["cores"] for r in rows for run in r["runs"] if run["cores"]})
     cores_text = " or ".join(map(str, cores))
     lines = ["| combination | seeds | accuracy, all 10000 test images | final minibatch loss | "
@@ -204,7 +206,7 @@ def table(rows):
     return "\n".join(lines) + "\n"
 
 
-def plot(rows, path):
+def plot(rows, path, title):
     """Each combination's mean minibatch loss and training accuracy over the seeds, one PNG."""
     import matplotlib
     matplotlib.use("Agg")
@@ -219,6 +221,7 @@ def plot(rows, path):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
     ax_acc.legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     tmp = path + ".tmp.png"
     fig.savefig(tmp, dpi=110)
@@ -282,6 +285,9 @@ def main(argv=None):
     except (RuntimeError, LogError) as e:
         parser.exit(1, f"sweep.py: error: {e}; finished runs are kept, run the same command "
                        "again to resume\n")
+    except KeyboardInterrupt:   # run_pinned has stopped the runs: each saved a checkpoint
+        parser.exit(130, "sweep.py: interrupted; the runs saved checkpoints, run the same "
+                         "command again to resume\n")
 
     rows = collect(combinations, seeds, runs_dir)
     command = shlex.join(["python", "sweep.py", *argv])
@@ -293,10 +299,17 @@ def main(argv=None):
         "versions": make_band.versions(), "machine": make_band.machine(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }, indent=1) + "\n")
-    plot(rows, os.path.join(sweep_dir, "curves.png"))
+    seeds_text = f"{len(seeds)} seed{'s' if len(seeds) > 1 else ''}"
+    plot(rows, os.path.join(sweep_dir, "curves.png"),
+         f"{' '.join(args.grid)}, {seeds_text}" + (f"; {shlex.join(train_args)}" if train_args
+                                                   else ""))
     print(markdown, end="")
     print(f"# wrote {sweep_dir}/results.md, results.json and curves.png", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:   # outside the runs (reading the grid, writing the tables)
+        make_band.stop_children()
+        sys.exit("sweep.py: interrupted; run the same command again to resume")

@@ -182,6 +182,7 @@ def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
                        text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert f"{len([d for d in done if d.startswith('seed_')])} of 3 seeds already done" in r.stderr
+    assert "\r" not in r.stderr and "seed/s" not in r.stderr   # no progress bar off a terminal
     assert first.stat().st_mtime_ns == kept               # not redone
     band = json.loads((tmp_path / "band.json").read_text())
     assert band["steps"] == [1, 5, 10, 15, 20] and band["seeds"] == [1, 2, 3]

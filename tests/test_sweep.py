@@ -7,6 +7,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -180,3 +181,65 @@ def test_train_args_must_not_clash_or_change(tmp_path, mnist_dir):
     (tmp_path / "sw" / "train_args.json").write_text('["--training_steps=99"]')
     r = run_sweep(tmp_path, mnist_dir, "num_hidden=8", train=TINY[:2])
     assert r.returncode == 2 and "holds runs made with --training_steps=99" in r.stderr
+
+
+def test_a_run_killed_before_its_test_accuracy_is_resumed(tiny_sweep, mnist_dir, tmp_path):
+    """Its final checkpoint was saved, its accuracy lines never written: not finished."""
+    folder, _ = tiny_sweep
+    copy = tmp_path / "sw"
+    shutil.copytree(folder, copy)
+    log = copy / "runs" / "optimizer=adam,cell=gru,bidirectional=True-seed1" / "log.txt"
+    whole = log.read_text()
+    log.write_text(whole.split("Optimization Finished!")[0])
+    r = run_sweep(tmp_path, mnist_dir, "optimizer=gradient_descent,adam",
+                  "cell:bidirectional=basic_lstm:False,gru:True", "--seeds", "2")
+    assert r.returncode == 0 and "7 of 8 runs already done; running 1" in r.stderr, r.stderr
+    assert log.read_text() == whole
+
+
+def test_one_seed_shows_no_spread(tiny_sweep):
+    folder, _ = tiny_sweep
+    combos = sweep.parse_grid(["optimizer=adam"], configurator.config_defaults())
+    combos = [c + [("cell", "basic_lstm"), ("bidirectional", "False")] for c in combos]
+    one = sweep.table(sweep.collect(combos, [1], str(folder / "runs")))
+    two = sweep.table(sweep.collect(combos, [1, 2], str(folder / "runs")))
+    assert "±" not in one and one.count("|") == two.count("|")
+    assert two.splitlines()[2].count("±") == 3
+
+
+def sweep_children(sweep_dir):
+    """The train_rnn.py processes training into `sweep_dir`."""
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if str(sweep_dir).encode() in f.read() and pid.isdigit():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_dir):
+    cmd = [sys.executable, os.path.join(ROOT, "sweep.py"), "optimizer=adam,rmsprop", "--seeds=1",
+           "--sweep_dir", str(tmp_path / "sw"), "--", f"--data_dir={mnist_dir}",
+           "--training_steps=100000", "--display_step=100", "--num_hidden=8", "--batch_size=32",
+           "--checkpoint_every=100000"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         cwd=ROOT)
+    logs = [tmp_path / "sw" / "runs" / f"optimizer={o}-seed1" / "log.txt"
+            for o in ("adam", "rmsprop")]
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(
+            l.exists() and "Step 100," in l.read_text() for l in logs):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)               # the sweep alone, not its process group
+    out, err = p.communicate(timeout=180)
+    assert p.returncode == 130 and "Traceback" not in err, err
+    assert err.splitlines()[-1] == ("sweep.py: interrupted; the runs saved checkpoints, run "
+                                    "the same command again to resume")
+    assert sweep_children(tmp_path / "sw") == []          # no orphan keeps training
+    for log in logs:                                      # each saved where it stopped
+        steps = [int(n[5:-6]) for n in os.listdir(log.parent) if n.endswith(".index")]
+        assert len(steps) == 1 and 100 <= steps[0] < 100000
+        assert not sweep.finished(str(log.parent))        # the same command resumes it
