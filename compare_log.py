@@ -256,7 +256,8 @@ def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
     if not judge_test:
         test_ok = True
         test_line = (f"final test accuracy: not judged (the band's is at step "
-                     f"{band.get('test_step', band['steps'][-1])}, this comparison stops at step {run['steps'][-1]})")
+                     f"{band.get('test_step', band['steps'][-1])}, this comparison stops at "
+                     f"step {run['steps'][-1]})")
     elif against is None:
         test_ok = lo <= run["test_accuracy"] <= hi
         test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f}, "
@@ -509,4 +510,8 @@ def show(steps):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("compare_log.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -2,9 +2,11 @@
 
     cfg, args = parse_config(["--training_steps=500", "--seed=3"])   # cfg.training_steps == 500
 
-Only known keys are accepted, each converted to its constant's type and checked against its
-range; anything else stops with one line naming the key and the fix, exit status 2. Used by
-train_rnn.py (and through it by predict.py, bench.py and the tests).
+config.py is read as data, never run: each line `name = value` with a plain value of the type
+its published value has (PUBLISHED). Only known keys are accepted, from the file and from the
+command line, each checked against its range; anything else stops with one line naming
+the key, where it came from (`--key`, or `config.py line N`) and the fix, exit status 2. Used by
+train_rnn.py, make_band.py, sweep.py, predict.py and bench.py.
 """
 import argparse
 import ast
@@ -241,26 +243,30 @@ def _problem(cfg, choices, o):
         if getattr(cfg, key) <= 0:
             return key, f"{o(key)} must be a positive integer, got {getattr(cfg, key)}"
     if not (math.isfinite(cfg.learning_rate) and cfg.learning_rate > 0):
-        return "learning_rate", f"{o('learning_rate')} must be a positive finite number, got {cfg.learning_rate}"
+        return "learning_rate", (f"{o('learning_rate')} must be a positive finite number, "
+                                 f"got {cfg.learning_rate}")
     if cfg.timesteps * cfg.num_input != MNIST_PIXELS:
-        return "timesteps", (f"{o('timesteps')} * {o('num_input')} must be {MNIST_PIXELS} (28x28 pixels), got "
-                             f"{cfg.timesteps} * {cfg.num_input} = "
+        return "timesteps", (f"{o('timesteps')} * {o('num_input')} must be {MNIST_PIXELS} "
+                             f"(28x28 pixels), got {cfg.timesteps} * {cfg.num_input} = "
                              f"{cfg.timesteps * cfg.num_input}")
     if cfg.num_classes != 10:
-        return "num_classes", f"{o('num_classes')} must be 10 (MNIST digits 0-9), got {cfg.num_classes}"
+        return "num_classes", (f"{o('num_classes')} must be 10 (MNIST digits 0-9), "
+                               f"got {cfg.num_classes}")
     if not 0 <= cfg.validation_size < MNIST_TRAIN:
-        return "validation_size", (f"{o('validation_size')} must be between 0 and {MNIST_TRAIN - 1}, "
-                                   f"got {cfg.validation_size}")
+        return "validation_size", (f"{o('validation_size')} must be between 0 and "
+                                   f"{MNIST_TRAIN - 1}, got {cfg.validation_size}")
     if cfg.batch_size > train_size:
-        return "batch_size", (f"{o('batch_size')} must be between 1 and {train_size} (the train set size), "
-                              f"got {cfg.batch_size}")
+        return "batch_size", (f"{o('batch_size')} must be between 1 and {train_size} (the "
+                              f"train set size), got {cfg.batch_size}")
     if cfg.test_len > MNIST_TEST:
-        return "test_len", f"{o('test_len')} must be between 1 and {MNIST_TEST}, got {cfg.test_len}"
+        return "test_len", (f"{o('test_len')} must be between 1 and {MNIST_TEST}, "
+                            f"got {cfg.test_len}")
     for key, names in dict(choices or {}, lstm_impl=("basic", "fast")).items():
         if getattr(cfg, key) not in names:
             close = difflib.get_close_matches(str(getattr(cfg, key)).lower(), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            return key, f"{o(key)} must be one of {', '.join(names)}, got {getattr(cfg, key)!r}{hint}"
+            return key, (f"{o(key)} must be one of {', '.join(names)}, "
+                         f"got {getattr(cfg, key)!r}{hint}")
     if cfg.lstm_impl == "fast" and (cfg.cell != "basic_lstm" or cfg.bidirectional):
         return "lstm_impl", (f"{o('lstm_impl')}=fast is the tutorial's cell read one way "
                              f"({o('cell')}=basic_lstm {o('bidirectional')}=False), not "

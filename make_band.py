@@ -290,5 +290,6 @@ if __name__ == "__main__":
         main()
     except KeyboardInterrupt:
         stop_children()
-        sys.exit("make_band.py: interrupted; finished seeds are kept, run the same command "
-                 "again to resume")
+        print("make_band.py: interrupted; finished seeds are kept, run the same command again "
+              "to resume", file=sys.stderr)
+        sys.exit(130)

@@ -319,7 +319,8 @@ def main(argv=None):
             test = data.read_data_sets(model.cfg.data_dir, validation_size=0).test
             for n in args.test_index:
                 if not 0 <= n < test.num_examples:
-                    raise PredictError(f"--test_index {n} is out of range 0..{test.num_examples - 1}")
+                    raise PredictError(f"--test_index {n} is out of range "
+                                       f"0..{test.num_examples - 1}")
                 inputs.append(test.images[n].reshape(MNIST_SIZE, MNIST_SIZE))
                 names.append(f"test[{n}]")
                 labels.append(int(test.labels[n].argmax()))
@@ -342,4 +343,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        print("predict.py: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -363,6 +363,8 @@ def open_run(cfg, seed, args):
         else:
             note("interrupted (no run folder: nothing to resume)")
         sys.exit(130)
+    finally:
+        unlock(run_dir or "")   # the run is over: another process may take it now
     if run_dir:
         note(f"run folder: {run_dir} (tensorboard --logdir {os.path.dirname(run_dir) or '.'})")
 
@@ -406,13 +408,15 @@ def load_run(run_dir, cfg, explicit):
     return types.SimpleNamespace(**merged), seed
 
 
-_locks = []   # the open folders this process holds locked: released when it exits
+_locks = {}   # run folder -> the open folder this process holds locked
 
 
 def lock(run_dir):
-    """Hold `run_dir` for this process (flock on the folder itself: the kernel releases it when
-    the process ends, killed or not, and the folder gains no file). RunError if another
-    process holds it."""
+    """Hold `run_dir` for this process until unlock() or its end (flock on the folder itself:
+    the kernel releases it when the process ends, killed or not, and the folder gains no file).
+    RunError if another process holds it."""
+    if os.path.realpath(run_dir) in _locks:
+        return
     fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -423,7 +427,13 @@ def lock(run_dir):
             "another process", "Ctrl-C there")
         raise RunError(f"{run_dir} is in use by {who} (training or resuming it); wait for it "
                        f"to end, or stop it ({kill}: it saves a checkpoint)") from None
-    _locks.append(fd)
+    _locks[os.path.realpath(run_dir)] = fd
+
+
+def unlock(run_dir):
+    fd = _locks.pop(os.path.realpath(run_dir), None)
+    if fd is not None:
+        os.close(fd)   # closing the folder releases its flock
 
 
 def lock_holder(run_dir):

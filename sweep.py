@@ -312,4 +312,5 @@ if __name__ == "__main__":
         main()
     except KeyboardInterrupt:   # outside the runs (reading the grid, writing the tables)
         make_band.stop_children()
-        sys.exit("sweep.py: interrupted; run the same command again to resume")
+        print("sweep.py: interrupted; run the same command again to resume", file=sys.stderr)
+        sys.exit(130)

@@ -199,7 +199,7 @@ def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
     r = compare(str(tmp_path / "runs" / "seed_2.log"), "--band", str(tmp_path / "band.json"),
                 "--reference", str(tmp_path / "runs" / "seed_1.log"))
     consistent, marks, lines = compare_log.verdict(logs[1], compare_log.read_band(
-        str(tmp_path / "band.json")))
+        str(tmp_path / "band.json")), name="the band of its config")
     assert r.returncode == (0 if consistent else 1), r.stdout + r.stderr
     assert said(r.stdout)[-len(lines):] == lines
     inside = sum(map(sum, marks.values()))

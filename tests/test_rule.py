@@ -1,5 +1,5 @@
 """compare_log.py's rule, pinned: its arithmetic against values worked out by hand, its
-thresholds against the documented ones, and the README's verdict figures against the code."""
+thresholds against the documented ones, and the documented verdict figures against the code."""
 import glob
 import math
 import re
@@ -123,20 +123,21 @@ def test_the_drift_threshold_is_the_documented_one():
         assert ok is consistent, (lead, lines)
 
 
-# The rule as the README states it; the README is read here, so the two can't drift apart.
-README = open(f"{ROOT}/README.md").read()
+# The rule as docs/comparing.md (linked from the README) states it; the page is read here, so
+# the two can't drift apart.
+RULE_PAGE = open(f"{ROOT}/docs/comparing.md").read()
 DOCUMENTED_MIN_INSIDE = int(re.search(r"consistent with the\s+tutorial\*\* when at least (\d+)%",
-                                      README)[1]) / 100
+                                      RULE_PAGE)[1]) / 100
 DOCUMENTED_MAX_DRIFT = float(re.search(r"its mean lead over the seeds is at most\s+([0-9.]+)\s+"
-                                       r"standard deviations", README)[1])
+                                       r"standard deviations", RULE_PAGE)[1])
 
 
 def readme_verdict_rows():
-    """The README's table of verdicts: (log path, inside, total, final accuracy, verdict)."""
+    """docs/comparing.md's table of verdicts: (log path, inside, total, final accuracy, verdict)."""
     rows = re.findall(r"^\| `([^`]+\.log)` \| (\d+) of (\d+) \(\d+%\) \| ([-+0-9.]+) \| "
                       r"([0-9.]+), (?:inside|outside) \| (consistent with the tutorial|"
-                      r"not consistent) \|$", README, re.M)
-    assert len(rows) >= 3, "the README's verdict table was not found"
+                      r"not consistent) \|$", RULE_PAGE, re.M)
+    assert len(rows) >= 3, "the verdict table of docs/comparing.md was not found"
     return rows
 
 
