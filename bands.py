@@ -49,6 +49,11 @@ def differences(cfg, base):
     return [f"{k}={v}" for k, v in model_config(cfg).items() if v != base.get(k)]
 
 
+def model_differences(cfg, base):
+    """differences() apart from the run's length: what makes two configs different models."""
+    return differences(dict(cfg, training_steps=None), dict(base, training_steps=None))
+
+
 def band_config(band):
     """The full config a band was made with: its own record, or (older files) the published
     config with the arguments make_band.py passed on."""

@@ -366,10 +366,9 @@ def plot(path, run, ref, band, run_name, ref_name):
             os.unlink(tmp)
 
 
-def advice(run_cfg, band, band_cfg):
-    """What to do after "not consistent": the likely causes and how to check them."""
-    differs = bands.differences(dict(run_cfg, training_steps=None),
-                                dict(band_cfg, training_steps=None))
+def advice(differs, band):
+    """What to do after "not consistent": the likely causes and how to check them. `differs`:
+    how the run's config differs from the band's."""
     if differs:
         return (f"# expected: this run's config differs from the band's ({', '.join(differs)}); "
                 "judge it by its own config's band: drop --band, and compare_log.py finds it or "
@@ -427,10 +426,10 @@ def main(argv=None):
             print(f"# this run: {args.run}\nnot consistent: {run['diverged']}\n# a diverged run "
                   "is not the tutorial's: lower --learning_rate, and see the run's log")
             return 1
-        judged = [run]
+        judged, configs = [run], [run_cfg]
         if args.against:
             other = read_log(args.against, complete=False)
-            other_cfg, other_how = bands.run_config(args.against, other["steps"])
+            other_cfg, _ = bands.run_config(args.against, other["steps"])
             differs = [f"{k}={run_cfg[k]} vs {other_cfg[k]}" for k in bands.model_config(run_cfg)
                        if k != "training_steps" and run_cfg[k] != other_cfg[k]]
             if differs:
@@ -440,6 +439,7 @@ def main(argv=None):
             if other["diverged"]:
                 raise LogError(f"{args.against}: the other run {other['diverged']}")
             judged.append(other)
+            configs.append(other_cfg)
         last = max(log["steps"][-1] for log in judged)
         band_path = args.band or find_band(args.run, run_cfg, how, last)
         band = read_band(band_path)
@@ -472,7 +472,9 @@ def main(argv=None):
     run_k = first_points(run, k)
     ref_k = first_points(ref, k) if ref else dict(
         steps=cut["steps"], loss=cut["loss"]["mean"], accuracy=cut["accuracy"]["mean"])
-    name = "the tutorial" if ref_name == "tutorial" else "the band of its config"
+    differs = bands.model_differences(run_cfg, band_cfg)
+    name = ("the tutorial" if ref_name == "tutorial" else "this band" if differs
+            else "the band of its config")
     consistent, marks, lines = verdict(run_k, cut, ref_k if args.against else None,
                                        judge_test=full, name=name)
     if k < len(band["steps"]):
@@ -485,19 +487,16 @@ def main(argv=None):
               f"({ref_path if ref else 'no log was published for this config'})")
     band_of = ", ".join(bands.differences(band_cfg, configurator.PUBLISHED)) or "the tutorial"
     print(f"# band: {os.path.relpath(band_path)}, {len(band['seeds'])} seeds of {band_of}")
-    for path, log in zip((args.run, args.against), judged):
-        cfg, _ = bands.run_config(path, log["steps"])
-        differs = bands.differences(dict(cfg, training_steps=None),
-                                    dict(band_cfg, training_steps=None))
-        if differs:   # e.g. another cell: judged by the spread of the band's own model
-            print(f"# note: {path} is not the band's model ({', '.join(differs)}); the allowed "
+    for path, cfg in zip((args.run, args.against), configs):
+        if other := bands.model_differences(cfg, band_cfg):   # e.g. another cell
+            print(f"# note: {path} is not the band's model ({', '.join(other)}); the allowed "
                   "spread is that of the band's seeds")
     print(table(run_k, ref_k, cut, marks, against=bool(args.against),
                 ref_label="seeds' mean" if ref is None else "reference"))
     print()
     print("\n".join(lines))
     if not consistent:
-        print(advice(run_cfg, band, band_cfg))
+        print(advice(differs, band))
     if args.plot:
         plot(args.plot, run, ref, band, os.path.basename(os.path.normpath(args.run)), ref_name)
         print(f"# plot written to {args.plot}")

@@ -104,6 +104,9 @@ def _read_config(source, name):
             raise ConfigError(f"{where}: unknown constant {key}"
                               + (f" (did you mean {close[0]}?)" if close else "")
                               + f"; known: {', '.join(PUBLISHED)}")
+        if key in found:
+            raise ConfigError(f"{where}: {key} is set again (first on line {found[key].line}); "
+                              "keep one of the two lines")
         text = ast.get_source_segment(source, node.value)
         value = _constant(key, node.value, text, where)
         found[key] = types.SimpleNamespace(value=value, line=node.lineno,

@@ -55,12 +55,15 @@ def line_of(text):
      "config.py line {cell}: cell = gru is not a plain value"),
     ("seed = None", 'seed = "7"', "config.py line {seed}: seed = \"7\" is str, not an integer or "
      "None; e.g. seed = 7 (or None)"),
+    ("seed = None", "seed = None\ntraining_steps = 5",
+     "config.py line {after_seed}: training_steps is set again (first on line {ts}); keep one"),
     ("bidirectional = False", "bidirectional = 0",
      "config.py line {bi}: bidirectional = 0 is int, not True or False"),
 ])
 def test_broken_config_py_is_one_line(tmp_path, old, new, message):
     lines = dict(lr=line_of("learning_rate ="), ts=line_of("training_steps ="),
-                 cell=line_of("cell ="), seed=line_of("seed ="), bi=line_of("bidirectional ="))
+                 cell=line_of("cell ="), seed=line_of("seed ="), bi=line_of("bidirectional ="),
+                 after_seed=line_of("seed =") + 1)
     path = edited(tmp_path, old, new)
     with pytest.raises(configurator.ConfigError) as e:
         configurator.read_config_file(path)
