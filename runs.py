@@ -154,7 +154,6 @@ class RunFolder(Run):
         with self._writing("log.txt"):
             self.file = open(os.path.join(self.run_dir, "log.txt"), "a")
         with self._writing("TensorBoard events"):
-            quiet_event_writer_thread()
             self.writer = tf1.summary.FileWriter(self.run_dir, self.graph)
             if self.resume_step is not None:   # TensorBoard drops the earlier try's events
                 self.writer.add_session_log(tf1.SessionLog(status=tf1.SessionLog.START), first)
@@ -205,10 +204,10 @@ class RunFolder(Run):
         super().step_done(sess, step)
 
 
-def quiet_event_writer_thread():
+def _quiet_event_writer_thread():
     """TensorBoard's writer thread reports a failed write (a full disk) with a log line and a
     thread traceback, then raises it again at the next flush or close, where _writing turns it
-    into one line: keep only that one."""
+    into one line: keep only that one. Set up once, when this module loads."""
     class Drop(logging.Filter):
         def filter(self, record):
             return "EventFileWriter writer thread error" not in record.getMessage()
@@ -219,6 +218,9 @@ def quiet_event_writer_thread():
         if args.thread is None or args.thread.name != "EventLoggerThread":
             default(args)
     threading.excepthook = hook
+
+
+_quiet_event_writer_thread()
 
 
 class Checkpointer:
