@@ -33,7 +33,8 @@ import numpy as np
 from tqdm import tqdm
 
 import data
-from configurator import check_config, config_defaults, repeat_command
+import configurator
+from configurator import check_config, repeat_command
 from tf1 import tf, tf1
 
 DIVERGED = "# diverged: "   # the log line of a run that diverged
@@ -405,7 +406,16 @@ def load_run(run_dir, cfg, explicit):
         if getattr(cfg, key) != saved_cfg.get(key):
             raise RunError(f"{run_dir} was trained with {key}={saved_cfg.get(key)}, not "
                            f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
-    merged = dict(config_defaults(), **saved_cfg)
+    # a key older runs did not record had its published value then, whatever config.py says now
+    merged = dict(configurator.PUBLISHED, **saved_cfg)
+    for key, value in merged.items():   # e.g. training_steps 5.0, from a run before the checks
+        kind = configurator.kind_of(key) if key in configurator.PUBLISHED else None
+        if kind and value is not None and not (
+                isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+                or kind is float and isinstance(value, int) and not isinstance(value, bool)):
+            raise RunError(f"{run_dir}/config.json has {key}={value!r}, not "
+                           f"{'an integer' if kind is int else 'a ' + kind.__name__}; this run "
+                           "can't be resumed, start a new one")
     merged.update({k: getattr(cfg, k) for k in explicit & RESUMABLE})
     return types.SimpleNamespace(**merged), seed
 

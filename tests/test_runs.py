@@ -321,3 +321,19 @@ def test_ctrl_c_on_a_terminal_closes_the_bar_then_says_it_once(tmp_path, mnist_d
     assert "/300 [" in frames                       # the bar was there
     assert "|" not in message and "\r" not in message                 # no frame after it
     assert frames.endswith("\n")                   # the bar's last frame ended its line
+
+
+def test_a_run_folder_with_a_float_step_count_is_one_line(tmp_path, mnist_dir, reference_run):
+    """A folder an older version left half-made (training_steps = 500.0 in config.py then)."""
+    folder, _ = reference_run
+    copy = tmp_path / "old"
+    shutil.copytree(folder, copy)
+    saved = json.loads((copy / "config.json").read_text())
+    saved["config"]["training_steps"] = 500.0
+    (copy / "config.json").write_text(json.dumps(saved))
+    before = folder_bytes(copy)
+    r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}"))
+    assert r.returncode == 1 and r.stderr == (
+        f"train_rnn.py: error: {copy}/config.json has training_steps=500.0, not an integer; this "
+        "run can't be resumed, start a new one\n")
+    assert folder_bytes(copy) == before
