@@ -102,6 +102,15 @@ def test_tensorboard_scalars_match_the_log(reference_run):
     assert 0 < seen[300]["test_accuracy_all"] < 1
 
 
+def copy_with_config(folder, copy, **changes):
+    """A copy of the run `folder` whose config.json says `changes`."""
+    shutil.copytree(folder, copy)
+    saved = json.loads((copy / "config.json").read_text())
+    saved["config"].update(changes)
+    (copy / "config.json").write_text(json.dumps(saved))
+    return copy
+
+
 def folder_bytes(folder):
     return {n: (folder / n).read_bytes() for n in sorted(os.listdir(folder))}
 
@@ -131,12 +140,7 @@ def test_a_failed_resume_changes_nothing(tmp_path, mnist_dir, reference_run):
     """The checkpoints are of another model than config.json says: the resume stops with one
     line, and every file of the run is as it was (no cut log, no rewritten config, no new
     TensorBoard file)."""
-    folder, _ = reference_run
-    copy = tmp_path / "copy"
-    shutil.copytree(folder, copy)
-    saved = json.loads((copy / "config.json").read_text())
-    saved["config"]["num_hidden"] = 64
-    (copy / "config.json").write_text(json.dumps(saved))
+    copy = copy_with_config(reference_run[0], tmp_path / "copy", num_hidden=64)
     before = folder_bytes(copy)
     r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400"))
     assert r.returncode == 1 and "Traceback" not in r.stderr
@@ -325,12 +329,7 @@ def test_ctrl_c_on_a_terminal_closes_the_bar_then_says_it_once(tmp_path, mnist_d
 
 def test_a_run_folder_with_a_float_step_count_is_one_line(tmp_path, mnist_dir, reference_run):
     """A folder an older version left half-made (training_steps = 500.0 in config.py then)."""
-    folder, _ = reference_run
-    copy = tmp_path / "old"
-    shutil.copytree(folder, copy)
-    saved = json.loads((copy / "config.json").read_text())
-    saved["config"]["training_steps"] = 500.0
-    (copy / "config.json").write_text(json.dumps(saved))
+    copy = copy_with_config(reference_run[0], tmp_path / "old", training_steps=500.0)
     before = folder_bytes(copy)
     r = run(train_cmd(tmp_path, mnist_dir, f"--resume={copy}"))
     assert r.returncode == 1 and r.stderr == (
