@@ -1,6 +1,6 @@
 """The band store: which seed band belongs to which config, and what config a run or log has.
 
-    band_path, band = find_band(cfg, last_step)   # the band of cfg's model covering last_step
+    band_path = find_band(cfg, last_step)   # the band file of cfg's model reaching last_step
 
 A band is the spread of many seeds of one config (make_band.py makes it). Each band file records
 its config; compare_log.py finds the band of a run's config by itself, among the tutorial's
@@ -63,14 +63,13 @@ def band_config(band):
 
 
 def args_config(args, base):
-    """`base` with `--key=value` arguments applied, each value converted to its key's type."""
+    """`base` with `--key=value` arguments applied, each value converted to its key's type
+    (ValueError for a value that is not)."""
     cfg = dict(base)
     for arg in args:
         key, _, value = arg.lstrip("-").partition("=")
         if key in configurator.PUBLISHED:
-            kind = configurator.kind_of(key)
-            cfg[key] = (None if value == "None" else value == "True" if kind is bool
-                        else kind(value) if kind is not str else value)
+            cfg[key] = configurator.convert(key, value)
     return cfg
 
 
@@ -94,11 +93,10 @@ def run_config(path, steps=None):
     except OSError:
         first = ""
     if m := HEADER_RE.match(first):
-        try:
-            args = shlex.split(m[2])[2:]   # after "python train_rnn.py"
-        except ValueError:
-            args = []
-        return args_config(args, configurator.PUBLISHED), "its first line"
+        try:   # after "python train_rnn.py"
+            return args_config(shlex.split(m[2])[2:], configurator.PUBLISHED), "its first line"
+        except ValueError:   # a hand-edited line: read the log as a bare one
+            pass
     cfg = dict(configurator.PUBLISHED)
     if steps and len(steps) > 1:
         cfg.update(display_step=steps[1], training_steps=steps[-1])
@@ -111,7 +109,8 @@ def all_bands():
 
 
 def find_band(cfg, last_step):
-    """The band of `cfg`'s model whose runs reach `last_step`: the shortest such, or None."""
+    """The band file of `cfg`'s model whose runs reach `last_step`: the shortest such, or
+    None."""
     found = []
     for path in all_bands():
         try:
@@ -119,10 +118,10 @@ def find_band(cfg, last_step):
                 band = json.load(f)
             if (config_hash(band_config(band)) == config_hash(cfg)
                     and band["steps"][-1] >= last_step):
-                found.append((band["steps"][-1], path, band))
+                found.append((band["steps"][-1], path))
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             continue   # not a band file: compare_log reports it when asked for it by name
-    return min(found, key=lambda f: f[0])[1:] if found else (None, None)
+    return min(found)[1] if found else None
 
 
 def make_band_command(cfg):

@@ -389,7 +389,7 @@ def advice(differs, band):
 def find_band(path, run_cfg, how, last_step):
     """The band of the run's config reaching `last_step`, or LogError naming the command that
     makes it."""
-    band_path, _ = bands.find_band(run_cfg, last_step)
+    band_path = bands.find_band(run_cfg, last_step)
     if band_path is None:
         differs = ", ".join(bands.differences(run_cfg, configurator.PUBLISHED))
         raise LogError(f"{path}: no seed band for its config ({differs or 'the tutorial'}; "

@@ -131,26 +131,36 @@ def _constant(key, node, text, where):
     if isinstance(value, tuple):
         raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} (a stray comma?); "
                           f"write one value: {example}")
-    if value is None and published is None:
-        return None
-    if kind is bool:
-        ok = isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        if isinstance(value, float) and value.is_integer():
-            raise ConfigError(f"{where}: {key} = {text} is a float where an integer belongs; "
-                              f"write {key} = {int(value)}")
-    else:
-        ok = isinstance(value, str)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        raise ConfigError(f"{where}: {key} = {text} is a float where an integer belongs; "
+                          f"write {key} = {int(value)}")
+    ok = fits(key, value)
     if not ok:
         what = {bool: "True or False", float: "a number", str: "a string in quotes",
                 int: "an integer" + (" or None" if published is None else "")}[kind]
         raise ConfigError(f"{where}: {key} = {text} is {type(value).__name__}, not {what}; "
                           f"e.g. {example}")
-    return value
+    return float(value) if kind is float else value
+
+
+def fits(key, value):
+    """Whether `value` has the type of `key`'s published value (an int may stand for a float;
+    seed may be None)."""
+    kind = kind_of(key)
+    if value is None:
+        return PUBLISHED[key] is None
+    if isinstance(value, bool):   # an int too, to isinstance
+        return kind is bool
+    return isinstance(value, kind) or kind is float and isinstance(value, int)
+
+
+def convert(key, text):
+    """A command-line value `text` of `key` as its published type (ValueError if it is not)."""
+    kind = kind_of(key)
+    try:
+        return text if kind is str else _typed(kind, PUBLISHED[key] is None)(text)
+    except argparse.ArgumentTypeError as e:
+        raise ValueError(f"--{key}: {e}") from None
 
 
 class _ArgParser(argparse.ArgumentParser):

@@ -4,8 +4,8 @@
     python make_band.py --seeds 10 -- --optimizer=adam --training_steps=2000
 
 Arguments after `--` go to train_rnn.py, over config.py. The band is stored under the config it
-was made with, bands/<config hash>_<training_steps>/ (band.json, config.json and the seeds' logs
-in runs/), where compare_log.py finds it for any run of that config (bands.py); --out and
+was made with, bands/<config hash>_<training_steps>/ (band.json, which records that config, and
+the seeds' logs in runs/), where compare_log.py finds it for any run of that config (bands.py); --out and
 --runs_dir put it elsewhere. Seeds run as parallel processes, up to the core count, each pinned
 to its share of the cores. Each seed's log is kept as it finishes; run the same command again
 after an interruption and finished seeds are not redone.

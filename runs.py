@@ -409,10 +409,8 @@ def load_run(run_dir, cfg, explicit):
     # a key older runs did not record had its published value then, whatever config.py says now
     merged = dict(configurator.PUBLISHED, **saved_cfg)
     for key, value in merged.items():   # e.g. training_steps 5.0, from a run before the checks
-        kind = configurator.kind_of(key) if key in configurator.PUBLISHED else None
-        if kind and value is not None and not (
-                isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-                or kind is float and isinstance(value, int) and not isinstance(value, bool)):
+        if key in configurator.PUBLISHED and not configurator.fits(key, value):
+            kind = configurator.kind_of(key)
             raise RunError(f"{run_dir}/config.json has {key}={value!r}, not "
                            f"{'an integer' if kind is int else 'a ' + kind.__name__}; this run "
                            "can't be resumed, start a new one")
