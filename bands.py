@@ -4,7 +4,8 @@
 
 A band is the spread of many seeds of one config (make_band.py makes it). Each band file records
 its config; compare_log.py finds the band of a run's config by itself, among the tutorial's
-(reference/seed_band.json) and those make_band.py stored under bands/<config hash>_<steps>/.
+(reference/seed_band.json), the other published editions' (reference/editions/<edition>/, one
+per file in editions/) and those make_band.py stored under bands/<config hash>_<steps>/.
 The hash covers what changes the printed log (the model, optimizer, data split, display_step,
 test_len), not the run's length: a band of 10000 steps also judges a run cut short at 400.
 """
@@ -20,10 +21,14 @@ import configurator
 HERE = os.path.dirname(os.path.abspath(__file__))
 BANDS_DIR = os.path.join(HERE, "bands")
 REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
+REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
+EDITIONS_REFERENCE = os.path.join(HERE, "reference", "editions")
+TUTORIAL_EDITION = "recurrent_network_2017_08"   # config.py's: the tutorial as published
 
 # constants that don't change what a run prints (lstm_impl: the same math)
 NOT_THE_MODEL = {"seed", "runs_dir", "data_dir", "checkpoint_every", "keep_checkpoints",
                  "lstm_impl"}
+LATER = {"log_format"}
 HEADER_RE = re.compile(r"^# seed (\d+); repeat this run with: (.*)$")
 
 
@@ -33,8 +38,12 @@ def model_config(cfg):
 
 
 def config_hash(cfg):
-    """10 hex digits naming a config's model, whatever its training_steps."""
-    model = dict(model_config(cfg), training_steps=None)
+    """10 hex digits naming a config's model, whatever its training_steps. A constant added
+    since bands were first stored (LATER) counts only when it is not the published value, so
+    that an older band keeps its folder name."""
+    model = {k: v for k, v in model_config(cfg).items()
+             if k not in LATER or v != configurator.PUBLISHED[k]}
+    model["training_steps"] = None
     text = json.dumps(model, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
@@ -73,12 +82,13 @@ def args_config(args, base):
     return cfg
 
 
-def run_config(path, steps=None):
+def run_config(path, log=None, edition=None):
     """(config dict, how it was found) of a run folder or log file.
 
     A run folder has config.json; a log that train_rnn.py printed starts with its repeat command;
-    any other log (the tutorial's published one) is taken as the published config, with the
-    display_step and training_steps its lines show (`steps`).
+    any other log (a published one) is taken as `edition`'s when it prints that edition's kind of
+    lines, else as the tutorial's for `Step` lines and its January 2017 edition's for `Iter`
+    lines, with the display_step and training_steps that its lines (`log`, parsed) show.
     """
     folder = path if os.path.isdir(path) else None
     if folder:
@@ -93,19 +103,81 @@ def run_config(path, steps=None):
     except OSError:
         first = ""
     if m := HEADER_RE.match(first):
-        try:   # after "python train_rnn.py"
-            return args_config(shlex.split(m[2])[2:], configurator.PUBLISHED), "its first line"
-        except ValueError:   # a hand-edited line: read the log as a bare one
+        try:
+            return command_config(m[2]), "its first line"
+        except (ValueError, configurator.ConfigError):   # hand-edited: read it as a bare log
             pass
-    cfg = dict(configurator.PUBLISHED)
-    if steps and len(steps) > 1:
-        cfg.update(display_step=steps[1], training_steps=steps[-1])
-    return cfg, "assumed: no '# seed' line, so the tutorial's config"
+    iters = log is not None and log["format"] == "iter"
+    if edition and edition_config(edition)["log_format"] == ("iter" if iters else "step"):
+        how = f"--edition {edition}"
+    else:
+        edition = next((n for n in editions() if edition_config(n)["log_format"] == "iter"),
+                       None) if iters else TUTORIAL_EDITION
+        how = ("assumed: no '# seed' line, so the tutorial's config" if not iters else
+               f"assumed: no '# seed' line and Iter lines, so the {edition} edition")
+    cfg = edition_config(edition)
+    steps = log["steps"] if log else []
+    if len(steps) > 1 or iters:   # Step lines: 1, display_step, ...; Iter: display_step, ...
+        cfg.update(display_step=steps[0] if iters else steps[1], training_steps=steps[-1])
+    return cfg, how
+
+
+def command_config(command):
+    """The config of a repeat command (`python train_rnn.py [EDITION] --key=value ...`), over
+    the published one; ValueError or ConfigError when it can't be read."""
+    args = shlex.split(command)[2:]
+    base = configurator.PUBLISHED
+    if args and not args[0].startswith("-"):   # an edition file, relative to the project
+        base = configurator.edition_config(configurator.find_edition(args.pop(0)))
+    return args_config(args, base)
 
 
 def all_bands():
-    """Every band file the store holds: the tutorial's, then bands/*/band.json."""
-    return [REFERENCE_BAND] + sorted(glob.glob(os.path.join(BANDS_DIR, "*", "band.json")))
+    """Every band file the store holds: the tutorial's, the other editions', then
+    bands/*/band.json."""
+    return [REFERENCE_BAND] + [edition_band(name)[0] for name in editions()
+                               if name != TUTORIAL_EDITION] \
+        + sorted(glob.glob(os.path.join(BANDS_DIR, "*", "band.json")))
+
+
+# The published editions: a file of constants each (editions/*.py), a band, maybe a published log
+
+def editions():
+    """The editions' names, the tutorial's first, then its older edition, then the others."""
+    if not os.path.isdir(configurator.EDITIONS_DIR):
+        return []
+    names = sorted(f[:-3] for f in os.listdir(configurator.EDITIONS_DIR) if f.endswith(".py"))
+    return sorted(names, key=lambda n: (n != TUTORIAL_EDITION,
+                                        not n.startswith(TUTORIAL_EDITION[:-8]), n[:-8],
+                                        -int(re.sub(r"\D", "", n[-7:]) or 0)))
+
+
+def edition_config(name):
+    """The published config with edition `name`'s constants over it."""
+    return configurator.edition_config(os.path.join("editions", name + ".py"))
+
+
+def edition_band(name):
+    """(band file, folder of its seeds' logs) of an edition: committed under reference/."""
+    if name == TUTORIAL_EDITION:
+        return REFERENCE_BAND, os.path.join(HERE, "reference", "band_runs")
+    folder = os.path.join(EDITIONS_REFERENCE, name)
+    return os.path.join(folder, "band.json"), os.path.join(folder, "runs")
+
+
+def published_log(name):
+    """The log published for edition `name`, or None (none was kept)."""
+    path = (REFERENCE_LOG if name == TUTORIAL_EDITION
+            else os.path.join(EDITIONS_REFERENCE, name + ".log"))
+    return path if os.path.exists(path) else None
+
+
+def edition_of(cfg):
+    """The name of the edition whose model `cfg` (a dict) is, or None."""
+    for name in editions():
+        if config_hash(edition_config(name)) == config_hash(cfg):
+            return name
+    return None
 
 
 def find_band(cfg, last_step):

@@ -17,7 +17,8 @@ The rule, stated once here and in the README:
     degrees of freedom), widened by half the last printed digit. A run is consistent with the
     tutorial when at least 80% of its points are inside (MIN_INSIDE), its mean lead over the
     seeds' mean is at most 0.65 standard deviations either way (MAX_DRIFT, see drift()), and
-    its final 128-image test accuracy is inside its own such interval.
+    its final 128-image test accuracy is inside its own such interval, widened by half an
+    image's share (1 / 256: it counts images) instead of the printing's rounding.
     With --against, two runs are compared the same way: their difference at each point must lie
     within t * s * sqrt(2), the spread of the difference of two runs, at 80% of the points; the
     mean lead of one over the other, in units of s * sqrt(2), at most 0.65; and the final
@@ -40,10 +41,9 @@ import sys
 
 import bands
 import configurator
-from bands import NOT_THE_MODEL, REFERENCE_BAND
+from bands import NOT_THE_MODEL, REFERENCE_BAND, REFERENCE_LOG
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
 
 # Share of points that must be inside (or, --against, agree). Each point alone is inside 95% of
 # the time, but the points of one run are correlated (a slow seed is slow at every step), so
@@ -58,10 +58,14 @@ MIN_INSIDE = 0.80
 # mean signed difference sees it. Chosen on the same runs: genuine runs drifted at most 0.45
 # alone and 0.59 in pairs; the runs that differ at least 1.43 alone and 0.72 against a seed.
 MAX_DRIFT = 0.65
-# half of the last digit each value is printed with: the rounding every log carries
-ROUNDING = {"loss": 0.00005, "accuracy": 0.0005, "test_accuracy": 0.0000005}
+# half of the last digit each value is printed with: the rounding every log carries ("iter":
+# the January 2017 edition's lines, with more digits)
+ROUNDING = {"step": {"loss": 0.00005, "accuracy": 0.0005},
+            "iter": {"loss": 0.0000005, "accuracy": 0.000005}}
 
-STEP_RE = re.compile(r"^Step (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
+STEP_RE = re.compile(r"^(Step) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
+                     r"Training Accuracy= ([0-9.]+)\s*$")
+ITER_RE = re.compile(r"^(Iter) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
                      r"Training Accuracy= ([0-9.]+)\s*$")
 TEST_RE = re.compile(r"^Testing Accuracy: ([0-9.eE-]+)\s*$")
 FULL_RE = re.compile(r"^# Testing Accuracy on all (\d+) test images: ([0-9.]+)\s*$")
@@ -72,26 +76,35 @@ class LogError(Exception):
     """The log can't be read as a run of the tutorial; the message says why."""
 
 
-def parse_log(text, name="log", complete=True):
-    """The tutorial's lines in `text`, everything else ignored.
+def parse_log(text, name="log", complete=True, batch_size=128):
+    """The tutorial's lines in `text`, everything else ignored: the August 2017 edition's
+    `Step N` lines, or the January 2017 edition's `Iter N` lines (N = step * batch_size).
 
     Returns:
-        dict: steps, loss, accuracy (lists, one entry a display step), test_accuracy (the
-        tutorial's first-128 accuracy; None for a log that stops before it), test_accuracy_full
-        (all test images, or None), diverged ("diverged at step N (why)", or None).
+        dict: format ("step" or "iter"), steps, loss, accuracy (lists, one entry a display
+        step; steps are training steps in both formats), test_accuracy (the tutorial's
+        first-128 accuracy; None for a log that stops before it), test_accuracy_full (all test
+        images, or None), diverged ("diverged at step N (why)", or None).
     Raises:
-        LogError: no Step lines, duplicated or missing steps, or (`complete`) no final accuracy
-        line.
+        LogError: no Step or Iter lines, both kinds, duplicated or missing steps, or
+        (`complete`) no final accuracy line.
     """
-    steps, loss, accuracy = [], [], []
+    steps, loss, accuracy, formats = [], [], [], set()
     test_accuracy = full = diverged = None
     for line in text.splitlines():
-        if m := STEP_RE.match(line):
-            steps.append(int(m[1]))
-            loss.append(float(m[2]))
-            accuracy.append(float(m[3]))
+        if m := STEP_RE.match(line) or ITER_RE.match(line):
+            formats.add(m[1])
+            count = int(m[2])
+            if m[1] == "Iter":
+                if count % batch_size:
+                    raise LogError(f"{name}: 'Iter {count}' is not a multiple of the batch size "
+                                   f"{batch_size}; is it a log of this tutorial?")
+                count //= batch_size
+            steps.append(count)
+            loss.append(float(m[3]))
+            accuracy.append(float(m[4]))
             if not math.isfinite(loss[-1]) and not diverged:
-                diverged = f"diverged at step {m[1]} (the loss became {m[2]})"
+                diverged = f"diverged at step {count} (the loss became {m[3]})"
         elif m := TEST_RE.match(line):
             test_accuracy = float(m[1])
         elif m := FULL_RE.match(line):
@@ -99,27 +112,36 @@ def parse_log(text, name="log", complete=True):
         elif m := DIVERGED_RE.match(line):
             diverged = f"diverged at step {m[2]} ({m[1].split(' at step')[0]})"
     if not steps:
-        raise LogError(f"{name}: no 'Step N, Minibatch Loss= ...' lines; is it a log of "
-                       "train_rnn.py?")
+        raise LogError(f"{name}: no 'Step N, Minibatch Loss= ...' (or 'Iter N, ...') lines; is "
+                       "it a log of train_rnn.py?")
+    if len(formats) > 1:
+        raise LogError(f"{name}: it has both 'Step' and 'Iter' lines; use the log of one run")
     if len(set(steps)) != len(steps):
         dup = next(s for s in steps if steps.count(s) > 1)
         raise LogError(f"{name}: step {dup} appears more than once; use the log of one run")
-    display = steps[1] if len(steps) > 1 else None
-    expected = [1] + [display * k for k in range(1, len(steps))] if display else [1]
+    fmt = "step" if formats == {"Step"} else "iter"
+    if fmt == "step":   # at step 1, then every display_step
+        display = steps[1] if len(steps) > 1 else None
+        expected = [1] + [display * k for k in range(1, len(steps))] if display else [1]
+    else:               # every display_step, from display_step on
+        display = steps[0]
+        expected = [display * k for k in range(1, len(steps) + 1)]
     if steps != expected:
         gap = next(e for s, e in zip(steps, expected) if s != e)
-        raise LogError(f"{name}: steps don't follow 1, {display}, {2 * (display or 0)}, ...: "
+        first = [1, display, 2 * (display or 0)] if fmt == "step" else \
+            [display, 2 * display, 3 * display]
+        raise LogError(f"{name}: steps don't follow {', '.join(map(str, first))}, ...: "
                        f"step {gap} is missing or out of order")
     if test_accuracy is None and complete:
         if diverged:
             raise LogError(f"{name}: the run {diverged}")
         raise LogError(f"{name}: no 'Testing Accuracy:' line; the log is truncated "
                        f"(last step {steps[-1]}), let the run finish")
-    return dict(steps=steps, loss=loss, accuracy=accuracy, test_accuracy=test_accuracy,
-                test_accuracy_full=full, diverged=diverged)
+    return dict(format=fmt, steps=steps, loss=loss, accuracy=accuracy,
+                test_accuracy=test_accuracy, test_accuracy_full=full, diverged=diverged)
 
 
-def read_log(path, complete=True):
+def read_log(path, complete=True, batch_size=128):
     """parse_log on a file, or on a run folder's log.txt; LogError when missing or unreadable."""
     if os.path.isdir(path):
         path = os.path.join(path, "log.txt")
@@ -130,7 +152,7 @@ def read_log(path, complete=True):
         raise LogError(f"{path}: cannot read ({e.strerror})") from None
     if not raw.strip():
         raise LogError(f"{path}: the file is empty")
-    return parse_log(raw.decode("utf-8", errors="replace"), path, complete)
+    return parse_log(raw.decode("utf-8", errors="replace"), path, complete, batch_size)
 
 
 def read_band(path):
@@ -187,16 +209,24 @@ def interval(mean, std, n, rounding, against=False):
     return mean - half, mean + half
 
 
+def rounding(band):
+    """How finely each value of a band's logs is resolved: half the last printed digit of the
+    loss and the training accuracy (ROUNDING); half of one image's share, 1 / (2 * test_len), for
+    the final test accuracy, which counts correct images (the continuity correction)."""
+    test_len = bands.band_config(band)["test_len"]
+    return dict(ROUNDING[band.get("format", "step")], test_accuracy=0.5 / test_len)
+
+
 def band_intervals(band, key, against=False):
     """Per display step, the rule's interval for `key` (loss or accuracy)."""
     n = len(band["seeds"])
-    return [interval(m, s, n, ROUNDING[key], against)
+    return [interval(m, s, n, rounding(band)[key], against)
             for m, s in zip(band[key]["mean"], band[key]["std"])]
 
 
 def drift(run, band, against=None):
     """The run's mean lead over the seeds' mean (or over the other run), in standard deviations:
-    the average over the display steps after step 1 (which shows the initial weights, not the
+    the average over the display steps but step 1 (which shows the initial weights, not the
     training) of (mean - value) / (s * sqrt(1 + 1/n)) for the loss and (value - mean) / (same)
     for the accuracy; with `against`, of the difference to the other run over s * sqrt(2).
     Positive: learning faster than the seeds (or the other run). Where the seeds' spread is 0
@@ -206,8 +236,10 @@ def drift(run, band, against=None):
     leads = []
     for key, sign in (("loss", -1), ("accuracy", 1)):
         others = against[key] if against is not None else band[key]["mean"]
-        for value, other, std in list(zip(run[key], others, band[key]["std"]))[1:]:
-            leads.append(sign * (value - other) / (max(std, ROUNDING[key]) * spread))
+        for step, value, other, std in zip(run["steps"], run[key], others, band[key]["std"]):
+            if step != 1:
+                floor = rounding(band)[key]
+                leads.append(sign * (value - other) / (max(std, floor) * spread))
     return sum(leads) / len(leads)
 
 
@@ -217,16 +249,21 @@ def share_inside(run, band):
     return sum(map(sum, marks.values())) / sum(map(len, marks.values()))
 
 
-def first_steps(band, k):
-    """The band cut to its first `k` display steps, for a run that stopped or was cut short."""
-    cut = dict(band, steps=band["steps"][:k], test_step=band["steps"][-1])
+def at_steps(band, steps):
+    """The band at `steps`, some of its display steps: those a run has (a run stopped or cut
+    short, or a run of another edition, whose display steps are other ones)."""
+    keep = [band["steps"].index(s) for s in steps]
+    cut = dict(band, steps=list(steps), test_step=band["steps"][-1])
     for key in ("loss", "accuracy"):
-        cut[key] = {stat: values[:k] for stat, values in band[key].items()}
+        cut[key] = {stat: [values[i] for i in keep] for stat, values in band[key].items()}
     return cut
 
 
-def first_points(log, k):
-    return dict(log, **{key: log[key][:k] for key in ("steps", "loss", "accuracy")})
+def points_at(log, steps):
+    """A log's points at `steps`, some of its display steps."""
+    keep = [log["steps"].index(s) for s in steps]
+    return dict(log, steps=list(steps), **{key: [log[key][i] for i in keep]
+                                           for key in ("loss", "accuracy")})
 
 
 def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
@@ -251,7 +288,7 @@ def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
         marks[key] = ok
         inside, total = inside + sum(ok), total + len(ok)
     t = band["test_accuracy"]
-    lo, hi = interval(t["mean"], t["std"], len(band["seeds"]), ROUNDING["test_accuracy"],
+    lo, hi = interval(t["mean"], t["std"], len(band["seeds"]), rounding(band)["test_accuracy"],
                       against is not None)
     if not judge_test:
         test_ok = True
@@ -297,6 +334,20 @@ def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
                  "consistent with the other run" if not why else
                  "not consistent: " + "; ".join(why))
     return not why, marks, lines
+
+
+def judge(run, band, name="the band"):
+    """verdict() of `run` against `band` on the display steps both have (all of a run of the
+    band's config; a few of a run of another edition), the final accuracy judged only when the
+    run ends where the band does. Returns (consistent, verdict lines, the steps judged)."""
+    steps = [s for s in band["steps"] if s in run["steps"]]
+    if not [s for s in steps if s != 1]:
+        raise LogError(f"the run's display steps ({show(run['steps'])}) share none with the "
+                       f"band's ({show(band['steps'])})")
+    full = steps[-1] == band["steps"][-1] and run["test_accuracy"] is not None
+    consistent, _, lines = verdict(points_at(run, steps), at_steps(band, steps),
+                                   judge_test=full, name=name)
+    return consistent, lines, steps
 
 
 def table(run, ref, band, marks, against=False, ref_label="reference"):
@@ -371,8 +422,8 @@ def advice(differs, band):
     how the run's config differs from the band's."""
     if differs:
         return (f"# expected: this run's config differs from the band's ({', '.join(differs)}); "
-                "judge it by its own config's band: drop --band, and compare_log.py finds it or "
-                "prints the command that makes it")
+                "judge it by its own config's band: drop --band (or --edition), and "
+                "compare_log.py finds it or prints the command that makes it")
     made = band.get("versions", {})
     now = {}
     for package in ("tensorflow", "numpy"):
@@ -405,13 +456,20 @@ def main(argv=None):
                         "(runs/NAME, whose log.txt is read)")
     parser.add_argument("--against", help="another run of the same config to compare with, "
                         "instead of the reference")
+    parser.add_argument("--edition", help="judge against this published edition's band ("
+                        f"{', '.join(bands.editions())}); for a log without its '# seed' line, "
+                        "the edition it is a log of (default: Step lines are the tutorial's, "
+                        "Iter lines its January 2017 edition's)")
     parser.add_argument("--reference", help="the reference log (default: the one published for "
                         "the band's config, the tutorial's; else the seeds' mean)")
     parser.add_argument("--band", help="the seed band (default: the band of the run's config, "
-                        "found among reference/seed_band.json and bands/)")
+                        "found among reference/ and bands/)")
     parser.add_argument("--plot", metavar="PNG", help="also draw the comparison into this file")
     args = parser.parse_args(argv)
     try:
+        if args.edition and args.edition not in bands.editions():
+            raise LogError(f"--edition {args.edition}: no such edition; the editions are "
+                           f"{', '.join(bands.editions())}")
         if args.plot:
             folder = os.path.dirname(os.path.abspath(args.plot))
             if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -420,16 +478,14 @@ def main(argv=None):
             if os.path.isdir(args.plot):
                 raise LogError(f"--plot {args.plot} is a folder; give a file name such as "
                                "compare.png")
-        run = read_log(args.run, complete=False)
-        run_cfg, how = bands.run_config(args.run, run["steps"])
+        run, run_cfg, how = read_run(args.run, args.edition)
         if run["diverged"]:
             print(f"# this run: {args.run}\nnot consistent: {run['diverged']}\n# a diverged run "
                   "is not the tutorial's: lower --learning_rate, and see the run's log")
             return 1
         judged, configs = [run], [run_cfg]
         if args.against:
-            other = read_log(args.against, complete=False)
-            other_cfg, _ = bands.run_config(args.against, other["steps"])
+            other, other_cfg, _ = read_run(args.against, args.edition)
             differs = [f"{k}={run_cfg[k]} vs {other_cfg[k]}" for k in bands.model_config(run_cfg)
                        if k != "training_steps" and run_cfg[k] != other_cfg[k]]
             if differs:
@@ -441,52 +497,51 @@ def main(argv=None):
             judged.append(other)
             configs.append(other_cfg)
         last = max(log["steps"][-1] for log in judged)
-        band_path = args.band or find_band(args.run, run_cfg, how, last)
+        band_path = (args.band or args.edition and bands.edition_band(args.edition)[0]
+                     or find_band(args.run, run_cfg, how, last))
         band = read_band(band_path)
         band_cfg = bands.band_config(band)
-        for path, log in zip((args.run, args.against), judged):
-            if log["steps"] != band["steps"][:len(log["steps"])]:
-                raise LogError(f"{path}: its display steps ({show(log['steps'])}) are not the "
-                               f"band's ({show(band['steps'])}); give a band of its config or "
-                               "drop --band")
+        band_edition = band.get("edition") or bands.edition_of(band_cfg)
         if args.against:
             ref, ref_name = judged[1], os.path.basename(os.path.normpath(args.against))
         elif args.reference or band.get("reference"):
             ref_path = args.reference or os.path.join(HERE, band["reference"])
-            ref = read_log(ref_path)
-            ref_name = "tutorial" if ref_path == REFERENCE_LOG else os.path.basename(ref_path)
-            if ref["steps"] != band["steps"][:len(ref["steps"])]:
-                raise LogError(f"{ref_path}: its display steps ({show(ref['steps'])}) are not "
-                               f"the band's ({show(band['steps'])}); give another --reference")
+            ref = read_log(ref_path, batch_size=band_cfg["batch_size"])
+            ref_name = ("tutorial" if ref_path == REFERENCE_LOG else
+                        f"{band_edition} as published" if band.get("reference")
+                        and not args.reference else os.path.basename(ref_path))
         else:   # no published log for this config: the seeds' mean is the reference
             ref, ref_name = None, "seeds' mean"
-        k = min(len(log["steps"]) for log in judged + ([ref] if ref else []))
-        if k < 2:
-            raise LogError(f"{args.run}: it stops at step 1, before any training shows; let it "
-                           f"train to step {band['steps'][1]} at least")
+        steps = shared_steps(args, judged, ref, band)
     except LogError as e:
         parser.exit(2, f"compare_log.py: error: {e}\n")
 
-    full = k == len(band["steps"]) and all(log["test_accuracy"] is not None for log in judged)
-    cut = first_steps(band, k)
-    run_k = first_points(run, k)
-    ref_k = first_points(ref, k) if ref else dict(
+    full = (steps[-1] == band["steps"][-1]   # the runs end where the band's seeds did
+            and all(log["test_accuracy"] is not None for log in judged))
+    cut = at_steps(band, steps)
+    run_k = points_at(run, steps)
+    ref_k = points_at(ref, steps) if ref else dict(
         steps=cut["steps"], loss=cut["loss"]["mean"], accuracy=cut["accuracy"]["mean"])
     differs = bands.model_differences(run_cfg, band_cfg)
-    name = ("the tutorial" if ref_name == "tutorial" else "this band" if differs
-            else "the band of its config")
+    name = ("the tutorial" if ref_name == "tutorial" else
+            f"the {band_edition} edition" if band_edition not in (None, bands.TUTORIAL_EDITION)
+            else "this band" if differs else "the band of its config")
     consistent, marks, lines = verdict(run_k, cut, ref_k if args.against else None,
                                        judge_test=full, name=name)
-    if k < len(band["steps"]):
-        lines[-1] += (f" (judged on steps 1..{cut['steps'][-1]}: {k} of the band's "
+    if steps != band["steps"]:
+        lines[-1] += (f" (judged on steps {steps[0]}..{steps[-1]}: {len(steps)} of the band's "
                       f"{len(band['steps'])} display steps)")
     if args.against:
         print(f"# this run: {args.run}\n# other run: {args.against}")
     else:
         print(f"# this run: {args.run}\n# reference: {ref_name} "
-              f"({ref_path if ref else 'no log was published for this config'})")
+              f"({os.path.relpath(ref_path) if ref else 'no log was published for this config'})")
     band_of = ", ".join(bands.differences(band_cfg, configurator.PUBLISHED)) or "the tutorial"
+    if band_edition and band_edition != bands.TUTORIAL_EDITION:
+        band_of = f"edition {band_edition} ({band_of})"
     print(f"# band: {os.path.relpath(band_path)}, {len(band['seeds'])} seeds of {band_of}")
+    run_edition = bands.edition_of(run_cfg)
+    print(f"# edition of this run: {run_edition or 'none (a config of its own)'} ({how})")
     for path, cfg in zip((args.run, args.against), configs):
         if other := bands.model_differences(cfg, band_cfg):   # e.g. another cell
             print(f"# note: {path} is not the band's model ({', '.join(other)}); the allowed "
@@ -501,6 +556,29 @@ def main(argv=None):
         plot(args.plot, run, ref, band, os.path.basename(os.path.normpath(args.run)), ref_name)
         print(f"# plot written to {args.plot}")
     return 0 if consistent else 1
+
+
+def read_run(path, edition=None):
+    """(log, config dict, how the config was found) of a run folder or log file. `edition`:
+    what a log without its '# seed' line is a log of (bands.run_config)."""
+    cfg, how = bands.run_config(path)   # its batch size counts an Iter log's steps
+    log = read_log(path, complete=False, batch_size=cfg["batch_size"])
+    return (log, *bands.run_config(path, log, edition))
+
+
+def shared_steps(args, judged, ref, band):
+    """The display steps the run, the other run or the reference, and the band all have: the
+    steps judged. LogError when they share none that shows training (step 1 does not)."""
+    logs = judged + ([ref] if ref else [])
+    steps = [s for s in band["steps"] if all(s in log["steps"] for log in logs)]
+    if not [s for s in steps if s != 1]:
+        if judged[0]["steps"] == [1]:
+            raise LogError(f"{args.run}: it stops at step 1, before any training shows; let it "
+                           f"train to step {band['steps'][1]} at least")
+        raise LogError(f"{args.run}: its display steps ({show(judged[0]['steps'])}) share none "
+                       f"with the band's ({show(band['steps'])}) or the reference's; give a band "
+                       "of its config, or drop --band and --edition")
+    return steps
 
 
 def show(steps):

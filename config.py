@@ -10,6 +10,7 @@ momentum = 0.9  # used by optimizer = "momentum" only
 training_steps = 10000  # minibatches to train on
 batch_size = 128  # images per minibatch
 display_step = 200  # print a "Step N, ..." line every this many steps (and at step 1)
+log_format = "step"  # "Step N" lines (August 2017); "iter": January 2017's "Iter N*batch_size"
 
 # Network Parameters
 num_input = 28  # MNIST data input (img shape: 28*28): pixels per timestep, one image row

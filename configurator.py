@@ -1,11 +1,15 @@
 """The constants of config.py as a checked command line: `--key=value` overrides any of them.
 
     cfg, args = parse_config(["--training_steps=500", "--seed=3"])   # cfg.training_steps == 500
+    cfg, args = parse_config(["editions/recurrent_network_2017_01.py"],
+                             config_parser(editions=True))            # cfg.optimizer == "adam"
 
 config.py is read as data, never run: each line `name = value` with a plain value of the type
-its published value has (PUBLISHED). Only known keys are accepted, from the file and from the
-command line, each checked against its range; anything else stops with one line naming
-the key, where it came from (`--key`, or `config.py line N`) and the fix, exit status 2. Used by
+its published value has (PUBLISHED). An edition file (editions/*.py, or any file of such lines)
+holds some of the constants and applies over config.py; the command line applies over both.
+Only known keys are accepted, from the files and from the command line, each checked against
+its range; anything else stops with one line naming the key, where it came from (`--key`, or
+`config.py line N`, or the edition file's line) and the fix, exit status 2. Used by
 train_rnn.py, make_band.py, sweep.py, predict.py and bench.py.
 """
 import argparse
@@ -22,6 +26,7 @@ import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONFIG_FILE = os.path.join(HERE, "config.py")
+EDITIONS_DIR = os.path.join(HERE, "editions")   # one file per published edition of the tutorial
 MNIST_PIXELS = 784
 MNIST_TRAIN = 60000
 MNIST_TEST = 10000
@@ -32,7 +37,7 @@ MNIST_TEST = 10000
 PUBLISHED = dict(learning_rate=0.001, optimizer="gradient_descent", momentum=0.9,
                  training_steps=10000, batch_size=128, display_step=200, num_input=28,
                  timesteps=28, num_hidden=128, num_classes=10, cell="basic_lstm",
-                 bidirectional=False, lstm_impl="basic",
+                 bidirectional=False, lstm_impl="basic", log_format="step",
                  test_len=128, data_dir="/tmp/data/", validation_size=5000, runs_dir="runs",
                  checkpoint_every=1000, keep_checkpoints=3, seed=None)
 
@@ -57,28 +62,65 @@ def config_defaults():
         sys.exit(2)
 
 
-def read_config_file(path=CONFIG_FILE):
+def read_config_file(path=CONFIG_FILE, partial=False):
     """config.py, read as data (never run): {key: namespace(value, line, comment)}.
 
     Each constant must be `name = value` with a plain value (a number, a quoted string, True,
-    False or None) of its published type; an int may stand where a float belongs.
+    False or None) of its published type; an int may stand where a float belongs. `partial`:
+    an edition file, which holds only the constants it changes.
 
     Raises:
         ConfigError: a syntax error, a statement that is not a constant, a value of the wrong
         type (a stray comma's tuple, a float where an int belongs, a quoted number), an unknown
-        name, a missing constant; the message names the file and line.
+        name, a missing constant (not `partial`); the message names the file and line.
     """
+    name = shown_path(path) if partial else os.path.basename(path)
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read {path} ({getattr(e, 'strerror', None) or e.reason}); "
-                          "restore it with: git checkout config.py") from None
-    return _read_config(source, os.path.basename(path))
+        raise ConfigError(f"cannot read {name} ({getattr(e, 'strerror', None) or e.reason}); "
+                          + ("give a readable file of constants" if partial else
+                             "restore it with: git checkout config.py")) from None
+    return _read_config(source, name, partial)
 
 
-@functools.lru_cache(maxsize=4)
-def _read_config(source, name):
+def shown_path(path):
+    """How a file of constants is named in messages and commands: relative to the project
+    (config.py, editions/recurrent_network_2017_01.py) when it lies in it, else absolute."""
+    path = os.path.abspath(path)
+    inside = os.path.commonpath([path, HERE]) == HERE
+    return os.path.relpath(path, HERE) if inside else path
+
+
+def find_edition(text):
+    """The edition file that `text` names: a path, or an edition's name (recurrent_network_2017_01)
+    from editions/; its shown_path. ConfigError, listing the editions, when there is none."""
+    for path in (text, os.path.join(HERE, text), os.path.join(EDITIONS_DIR, text),
+                 os.path.join(EDITIONS_DIR, text + ".py")):
+        if os.path.isfile(path):
+            return shown_path(path)
+    known = ", ".join(f"editions/{n}" for n in sorted(os.listdir(EDITIONS_DIR))
+                      if n.endswith(".py")) if os.path.isdir(EDITIONS_DIR) else "none"
+    raise ConfigError(f"no edition file {text}; give a file of constants like config.py's, "
+                      f"or one of: {known}")
+
+
+def edition_name(path):
+    """An edition's name (the file's stem) for a file in editions/, else its shown path."""
+    path = shown_path(path)
+    folder, file = os.path.split(path)
+    return file[:-3] if folder == "editions" and file.endswith(".py") else path
+
+
+def edition_config(path, base=None):
+    """`base` (default: the published constants) with an edition file's constants over it."""
+    constants = read_config_file(os.path.join(HERE, path), partial=True)
+    return dict(base or PUBLISHED, **{k: c.value for k, c in constants.items()})
+
+
+@functools.lru_cache(maxsize=16)
+def _read_config(source, name, partial=False):
     try:
         tree = ast.parse(source, name)
     except SyntaxError as e:
@@ -112,7 +154,7 @@ def _read_config(source, name):
         found[key] = types.SimpleNamespace(value=value, line=node.lineno,
                                            comment=comments.get(node.lineno, ""))
     missing = [k for k in PUBLISHED if k not in found]
-    if missing:
+    if missing and not partial:
         key = missing[0]
         raise ConfigError(f"{name} has no {key}: add the line {key} = {PUBLISHED[key]!r} "
                           "(its published value) back")
@@ -186,12 +228,13 @@ def _typed(kind, optional):
     return convert
 
 
-def config_parser(prog="train_rnn.py", description=None, choices=None):
+def config_parser(prog="train_rnn.py", description=None, choices=None, editions=False):
     """An argparse parser with one --key option per constant of config.py; its help is the
     constant's comment in config.py.
 
     `choices`: {key: the names that key allows}, such as train_rnn.CHOICES; parse_config checks
-    them, whether they come from the command line or from config.py.
+    them, whether they come from the command line or from config.py. `editions`: also take an
+    edition file (the positional argument `edition`) to apply over config.py.
     """
     parser = _ArgParser(prog=prog, description=description, allow_abbrev=False,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -205,6 +248,10 @@ def config_parser(prog="train_rnn.py", description=None, choices=None):
                             default=constant.value, metavar=kind.__name__.upper(),
                             help=f"{constant.comment} (default: {constant.value!r}"
                                  + (f"; one of: {', '.join(names)})" if names else ")"))
+    if editions:
+        parser.add_argument("edition", nargs="?", metavar="EDITION", help="a file of constants "
+                            "applied over config.py: one of editions/*.py (each a published "
+                            "edition of the tutorial), or a name from there")
     return parser
 
 
@@ -212,10 +259,15 @@ def parse_config(argv, parser=None):
     """Command line -> (config namespace, all parsed args). Exits 2 with one line on bad input,
     whether it came from the command line or from config.py.
 
-    `args.explicit` holds the config keys the command line gave.
+    `args.explicit` holds the config keys the command line gave; `args.edition` the edition file
+    (its shown_path) or None.
     """
     parser = parser or config_parser()
     args, unknown = parser.parse_known_args(argv)
+    if unknown and not unknown[0].startswith("-"):
+        parser.error(f"one edition file at most, got {unknown[0]} too"
+                     if getattr(args, "edition", None) else f"unexpected argument {unknown[0]}; "
+                     "constants are given as --key=value")
     if unknown:
         key = unknown[0].split("=")[0]
         options = [f"--{k}" for k in PUBLISHED]
@@ -225,26 +277,41 @@ def parse_config(argv, parser=None):
     cfg = types.SimpleNamespace(**{k: getattr(args, k) for k in PUBLISHED})
     args.explicit = {k for k in PUBLISHED
                      if any(a == f"--{k}" or a.startswith(f"--{k}=") for a in argv)}
-    problem = check_config(cfg, parser.config_choices, args.explicit)
+    args.edition = getattr(args, "edition", None)
+    edition = {}
+    if args.edition:   # its constants over config.py's, under the command line's
+        try:
+            args.edition = find_edition(args.edition)
+            edition = read_config_file(os.path.join(HERE, args.edition), partial=True)
+        except ConfigError as e:
+            parser.error(str(e))
+        for key, constant in edition.items():
+            if key not in args.explicit:
+                setattr(cfg, key, constant.value)
+    problem = check_config(cfg, parser.config_choices, args.explicit,
+                           edition and (args.edition, edition))
     if problem:
         parser.error(problem)
     return cfg, args
 
 
-def check_config(cfg, choices=None, explicit=None):
+def check_config(cfg, choices=None, explicit=None, edition=None):
     """The first invalid value of `cfg` as a one-line message naming key and range, or None.
 
     `choices`: {key: allowed names} (see config_parser). `explicit`: the keys the command line
-    gave; a bad value of another key came from config.py, and the message names its line there.
-    None: every value counts as the command line's (`--key` in the message)."""
+    gave; a bad value of another key came from the edition file or config.py, and the message
+    names its line there. None: every value counts as the command line's (`--key` in the
+    message). `edition`: (its path, its constants), when one was given."""
     found = _problem(cfg, choices, lambda k: f"--{k}")
     if found is None:
         return None
     key, text = found
     if explicit is None or key in explicit:
         return text
-    return (f"config.py line {read_config_file()[key].line}: "
-            f"{_problem(cfg, choices, lambda k: k)[1]}")
+    path, constants = edition or (None, {})
+    where = (f"{path} line {constants[key].line}" if key in constants
+             else f"config.py line {read_config_file()[key].line}")
+    return f"{where}: {_problem(cfg, choices, lambda k: k)[1]}"
 
 
 def _problem(cfg, choices, o):
@@ -274,7 +341,8 @@ def _problem(cfg, choices, o):
     if cfg.test_len > MNIST_TEST:
         return "test_len", (f"{o('test_len')} must be between 1 and {MNIST_TEST}, "
                             f"got {cfg.test_len}")
-    for key, names in dict(choices or {}, lstm_impl=("basic", "fast")).items():
+    for key, names in dict(choices or {}, lstm_impl=("basic", "fast"),
+                           log_format=("step", "iter")).items():
         if getattr(cfg, key) not in names:
             close = difflib.get_close_matches(str(getattr(cfg, key)).lower(), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
@@ -292,9 +360,11 @@ def _problem(cfg, choices, o):
     return None
 
 
-def repeat_command(cfg, seed):
-    """The command line that repeats this run: its seed plus every constant whose value is not
-    the published one."""
+def repeat_command(cfg, seed, edition=None):
+    """The command line that repeats this run: its edition file, its seed, and every constant
+    whose value is not the published one (with the edition's over it)."""
+    base = edition_config(edition) if edition else PUBLISHED
     args = [f"--{k}={v}" for k, v in vars(cfg).items()
-            if k not in ("seed", "runs_dir") and v != PUBLISHED.get(k)]
-    return shlex.join(["python", "train_rnn.py", f"--seed={seed}", *args])
+            if k not in ("seed", "runs_dir") and v != base.get(k)]
+    return shlex.join(["python", "train_rnn.py", *([edition] if edition else []),
+                       f"--seed={seed}", *args])

@@ -2,19 +2,24 @@
 
     python make_band.py --seeds 10                       # the band of config.py as it is
     python make_band.py --seeds 10 -- --optimizer=adam --training_steps=2000
+    python make_band.py editions/recurrent_network_2017_01.py --seeds 20   # an edition's
+    python make_band.py --all-editions     # every published edition's band, and their tables
 
-Arguments after `--` go to train_rnn.py, over config.py. The band is stored under the config it
-was made with, bands/<config hash>_<training_steps>/ (band.json, which records that config, and
-the seeds' logs in runs/), where compare_log.py finds it for any run of that config (bands.py); --out and
---runs_dir put it elsewhere. Seeds run as parallel processes, up to the core count, each pinned
-to its share of the cores. Each seed's log is kept as it finishes; run the same command again
-after an interruption and finished seeds are not redone.
+Arguments after `--` go to train_rnn.py, over config.py (and over the edition file, if one is
+given). The band is stored under the config it was made with, bands/<config hash>_<steps>/
+(band.json, which records that config, and the seeds' logs in runs/), where compare_log.py finds
+it for any run of that config (bands.py); --out and --runs_dir put it elsewhere. The published
+editions' bands are committed under reference/ (bands.edition_band). Seeds run as parallel
+processes, up to the core count, each pinned to its share of the cores. Each seed's log is kept
+as it finishes; run the same command again after an interruption and finished seeds are not
+redone.
 """
 import argparse
 import concurrent.futures
 import contextlib
 import datetime
 import functools
+import glob
 import importlib.metadata
 import itertools
 import json
@@ -32,7 +37,8 @@ from tqdm import tqdm
 
 import bands
 import configurator
-from compare_log import LogError, parse_log, read_log, share_inside, summarize, verdict
+from compare_log import (LogError, judge, parse_log, read_log, share_inside, summarize,
+                         verdict)
 from data import atomic_write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,13 +161,13 @@ def run_seed(seed, train_args, runs_dir, cores):
 
 def band_from_logs(logs, leave_one_out=True):
     """Per display step, and for the final accuracies, the spread over the seeds' logs."""
-    steps = logs[0]["steps"]
+    steps, fmt = logs[0]["steps"], logs[0].get("format", "step")
     for log in logs:
-        if log["steps"] != steps:
-            raise LogError("the seeds' logs have different display steps")
+        if log["steps"] != steps or log.get("format", "step") != fmt:
+            raise LogError("the seeds' logs have different display steps or formats")
     per_step = {key: [summarize([log[key][i] for log in logs]) for i in range(len(steps))]
                 for key in ("loss", "accuracy")}
-    band = {"steps": steps}
+    band = {"steps": steps, "format": fmt}
     for key, rows in per_step.items():
         band[key] = {stat: [row[stat] for row in rows] for stat in rows[0]}
     band["test_accuracy"] = summarize([log["test_accuracy"] for log in logs])
@@ -215,7 +221,10 @@ def main(argv=None):
         else (argv, [])
     parser = configurator._ArgParser(prog="make_band.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=10, help="how many seeds (default 10)")
+    parser.add_argument("edition", nargs="?", help="an edition file (editions/*.py, or its "
+                        "name) to apply over config.py, as train_rnn.py does")
+    parser.add_argument("--seeds", type=int, help="how many seeds (default 10; --all-editions: "
+                        "20)")
     parser.add_argument("--first_seed", type=int, default=1, help="seeds are first_seed, +1, ...")
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
                         help="parallel runs (default: the core count)")
@@ -223,66 +232,187 @@ def main(argv=None):
                         "band.json)")
     parser.add_argument("--runs_dir", help="where the seeds' logs go (default: runs/ beside the "
                         "band file)")
+    parser.add_argument("--all-editions", action="store_true", help="make (or finish) the "
+                        "committed band of every published edition in reference/, and print "
+                        "the table of editions")
     args = parser.parse_args(own)
+    args.seeds = args.seeds or (20 if args.all_editions else 10)
     if args.seeds < 2 or args.jobs < 1:
         parser.error("--seeds must be at least 2 and --jobs at least 1")
     for arg in train_args:
         if arg.split("=")[0] in ("--seed", "--runs_dir", "--resume", "--run_name"):
             parser.error(f"{arg.split('=')[0]} after -- is for single runs; make_band.py sets it")
-    import train_rnn   # the choice tables: every argument checked before any seed runs
-    cfg, _ = configurator.parse_config(train_args, configurator.config_parser(
-        prog="make_band.py", choices=train_rnn.CHOICES))
-    cfg = vars(cfg)
+    if args.all_editions:
+        if args.edition or train_args or args.out or args.runs_dir:
+            parser.error("--all-editions makes every edition's band where it is committed; "
+                         "give it with --seeds and --jobs only")
+        return all_editions(parser, args)
+    train_args = [args.edition, *train_args] if args.edition else train_args
+    cfg = train_config(train_args)
     out = args.out or os.path.join(bands.band_folder(cfg), "band.json")
     runs_dir = args.runs_dir or os.path.join(os.path.dirname(os.path.abspath(out)), "runs")
+    make(parser, args, cfg, train_args, out, runs_dir, shlex.join(["python", "make_band.py",
+                                                                   *argv]))
 
+
+def train_config(train_args):
+    """The config train_rnn.py runs with `train_args` (an edition file first, if any), as a
+    dict; exits with one line when they are not valid, before any seed runs."""
+    import train_rnn   # the choice tables
+    cfg, _ = configurator.parse_config(train_args, configurator.config_parser(
+        prog="make_band.py", choices=train_rnn.CHOICES, editions=True))
+    return vars(cfg)
+
+
+def make(parser, args, cfg, train_args, out, runs_dir, command):
+    """Run the seeds not done yet in `runs_dir` and write the band of all of them to `out`;
+    return the band and the seeds' logs."""
     try:
         os.makedirs(runs_dir, exist_ok=True)
     except OSError as e:
         parser.error(f"cannot create {runs_dir} ({e.strerror}); give a writable --runs_dir")
+    check_runs_dir(parser, runs_dir, cfg, train_args)
+
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    todo = [s for s in seeds if not os.path.exists(os.path.join(runs_dir, f"seed_{s}.log"))]
+    slots = core_slots(args.jobs, len(todo))
+    edition = bands.edition_of(cfg)
+    differs = ", ".join(bands.differences(cfg, configurator.PUBLISHED)) or "the tutorial's config"
+    print(f"# band of {f'edition {edition}: ' if edition else ''}{differs}: {out}; "
+          f"{len(seeds) - len(todo)} of {len(seeds)} seeds already done, running {len(todo)} in "
+          f"{len(slots)} parallel process(es)", file=sys.stderr)
+    try:
+        run_pinned([functools.partial(run_seed, s, train_args, runs_dir) for s in todo],
+                   slots, "seed")
+    except (RuntimeError, LogError) as e:
+        parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, run the same "
+                       "command again to resume\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "make_band.py: interrupted; finished seeds are kept, run the same "
+                         "command again to resume\n")
+
+    logs = [read_log(os.path.join(runs_dir, f"seed_{s}.log"), batch_size=cfg["batch_size"])
+            for s in seeds]
+    band = band_from_logs(logs)
+    published = edition and bands.published_log(edition)
+    band.update(
+        seeds=seeds,
+        error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
+        command=command,
+        train_args=train_args,
+        config=bands.model_config(cfg),
+        edition=edition,
+        # the edition's published log; else none: compare_log takes the seeds' mean
+        reference=published and os.path.relpath(published, HERE),
+        versions=versions(),
+        machine=machine(),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    if not todo:   # no seed ran now: the logs were made when and where the band says
+        with contextlib.suppress(OSError, ValueError):
+            with open(out) as f:
+                made = json.load(f)
+            band.update({k: made[k] for k in ("versions", "machine", "created", "command")
+                         if k in made})
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    atomic_write_text(out, band_json(band))
+    print(f"# wrote {out}: {len(seeds)} seeds, {len(band['steps'])} display steps",
+          file=sys.stderr)
+    return band, logs
+
+
+def check_runs_dir(parser, runs_dir, cfg, train_args):
+    """Stop when `runs_dir` holds seeds of another config than `cfg`: the config in their logs'
+    '# seed' lines, or, for logs without one, the arguments in train_args.json."""
+    logs = sorted(glob.glob(os.path.join(runs_dir, "seed_*.log")))
+    made = [bands.run_config(path) for path in logs]
+    made = [c for c, how in made if how == "its first line"]
+    if made and bands.model_config(made[0]) != bands.model_config(cfg):
+        differs = ", ".join(f"{k}={v}" for k, v in bands.model_config(made[0]).items()
+                            if v != cfg[k])
+        parser.exit(2, f"make_band.py: error: {runs_dir} holds runs of another config "
+                       f"({differs}); use another --runs_dir\n")
     args_file = os.path.join(runs_dir, "train_args.json")
-    if os.path.exists(args_file):
+    if os.path.exists(args_file) and not made:
         with open(args_file) as f:
             previous = json.load(f)
         if previous != train_args:
             parser.exit(2, f"make_band.py: error: {runs_dir} holds runs made with "
                            f"{shlex.join(previous) or 'no arguments'}; use another --runs_dir\n")
-    else:
-        atomic_write_text(args_file, json.dumps(train_args))
+    atomic_write_text(args_file, json.dumps(train_args))
 
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-    todo = [s for s in seeds if not os.path.exists(os.path.join(runs_dir, f"seed_{s}.log"))]
-    slots = core_slots(args.jobs, len(todo))
-    differs = ", ".join(bands.differences(cfg, configurator.PUBLISHED)) or "the tutorial's config"
-    print(f"# band of {differs}: {out}; {len(seeds) - len(todo)} of {len(seeds)} seeds already "
-          f"done, running {len(todo)} in {len(slots)} parallel process(es)", file=sys.stderr)
-    try:
-        run_pinned([functools.partial(run_seed, s, train_args, runs_dir) for s in todo],
-                   slots, "seed")
-    except (RuntimeError, LogError) as e:
-        parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, "
-                       "run the same command again to resume\n")
-    except KeyboardInterrupt:
-        parser.exit(130, "make_band.py: interrupted; finished seeds are kept, run the same "
-                         "command again to resume\n")
 
-    logs = [read_log(os.path.join(runs_dir, f"seed_{s}.log")) for s in seeds]
-    band = band_from_logs(logs)
-    band.update(
-        seeds=seeds,
-        error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
-        command=shlex.join(["python", "make_band.py", *argv]),
-        train_args=train_args,
-        config=bands.model_config(cfg),
-        reference=None,   # no published log: compare_log takes the seeds' mean as reference
-        versions=versions(),
-        machine=machine(),
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    )
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    atomic_write_text(out, band_json(band))
-    print(f"# wrote {out}: {len(seeds)} seeds, {len(band['steps'])} display steps",
-          file=sys.stderr)
+def all_editions(parser, args):
+    """Make (or finish) every edition's committed band, seeds 1, 2, ... (--seeds of them, or as
+    many as it has), then print the table of editions (the published final accuracy, the seeds'
+    mean and range, the published log's verdict, the rule's error rates) and the table of which
+    edition's band accepts which edition's runs."""
+    made, logs = {}, {}
+    for name in bands.editions():
+        band_file, runs_dir = bands.edition_band(name)
+        edition_file = os.path.join("editions", name + ".py")
+        cfg = bands.edition_config(name)
+        now = train_config([edition_file])   # config.py as edited here, the edition over it
+        train_args = [edition_file] + [f"--{k}={v}" for k, v in bands.model_config(cfg).items()
+                                       if now[k] != v]   # the published values, whatever here
+        committed = len(glob.glob(os.path.join(runs_dir, "seed_*.log")))
+        made[name], logs[name] = make(parser, argparse.Namespace(**dict(
+            vars(args), first_seed=1, seeds=max(args.seeds, committed))), cfg, train_args,
+            band_file, runs_dir, "python make_band.py --all-editions")
+    print(editions_table(made))
+    print()
+    print(separation_table(made, logs))
+
+
+def separation_table(made, logs):
+    """Can the rule tell the editions apart? (markdown) For each edition's runs (its seeds, and
+    its published log), how many each edition's band judges consistent, on the display steps
+    they share (compare_log.judge); a seed is judged against the band of its own edition's
+    other seeds."""
+    names = list(made)
+    rows = ["| runs \\ band of | " + " | ".join(names) + " |",
+            "| --- |" + " --- |" * len(names)]
+    for name in names:
+        published = bands.published_log(name)
+        runs = [(f"{len(logs[name])} seeds of {name}", logs[name])]
+        if published:
+            batch = bands.edition_config(name)["batch_size"]
+            runs.append((f"{name}, published log", [read_log(published, batch_size=batch)]))
+        for label, judged in runs:
+            cells = []
+            for other in names:
+                ok = 0
+                for i, log in enumerate(judged):
+                    band = made[other]
+                    if other == name and len(judged) > 1:   # leave the seed out of the band
+                        band = band_from_logs(logs[name][:i] + logs[name][i + 1:],
+                                              leave_one_out=False)
+                    ok += judge(log, band)[0]
+                cells.append(f"{ok} of {len(judged)}")
+            rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def editions_table(made):
+    """The table of editions (markdown) from {edition: its band}."""
+    rows = ["| edition | published final accuracy | our seeds: mean (min .. max) | "
+            "published log's verdict | rule's error rates: single runs, pairs |",
+            "| --- | --- | --- | --- | --- |"]
+    for name, band in made.items():
+        published = bands.published_log(name)
+        t = band["test_accuracy"]
+        if published:
+            log = read_log(published, batch_size=bands.edition_config(name)["batch_size"])
+            ok, lines, _ = judge(log, band)
+            verdict_text, final = "consistent" if ok else lines[-1], f"{log['test_accuracy']}"
+        else:
+            verdict_text, final = "(no log published here)", "-"
+        rates = band["error_rates"]
+        rows.append(f"| {name} | {final} | {t['mean']:.4f} ({t['min']:.4f} .. {t['max']:.4f}), "
+                    f"{len(band['seeds'])} seeds | {verdict_text} | "
+                    f"{rates['single_run_rejected']:.0%} of {rates['single_runs']}, "
+                    f"{rates['pairs_rejected']:.1%} of {rates['pairs']} |")
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":

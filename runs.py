@@ -42,6 +42,9 @@ RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir
              "lstm_impl"}  # what may change when a run is resumed
 
 
+KEEP = object()   # write_config: keep the edition config.json records
+
+
 class RunError(Exception):
     """A run folder or checkpoint can't be used; the message says which and what to do."""
 
@@ -149,7 +152,7 @@ class RunFolder(Run):
             first = self.checkpointer.restore(sess, self.resume_step) + 1
         if self.resume_step is not None:    # loaded: now the run's files may change
             with self._writing("log.txt"):
-                truncate_log(self.run_dir, first - 1)
+                truncate_log(self.run_dir, first - 1, self.cfg.batch_size)
             with self._writing("config.json"):
                 write_config(self.run_dir, self.cfg, self.seed)   # a longer training_steps
         with self._writing("log.txt"):
@@ -313,6 +316,9 @@ def _run_name(name):
 def config_and_seed(cfg, args):
     """The run's config and seed: a resumed run's own, else `cfg` with its seed or one drawn."""
     if args.resume:
+        if getattr(args, "edition", None):
+            raise RunError(f"{args.resume} resumes with the config it was started with; drop "
+                           f"{args.edition} (an edition file starts a new run)")
         cfg, seed = load_run(args.resume, cfg, args.explicit)
         lock(args.resume)             # before any check: no other process may change it now
         problem = check_config(cfg)   # the run's own config with the command line's changes
@@ -345,12 +351,13 @@ def open_run(cfg, seed, args):
              else f"{run_dir} stopped before its first checkpoint: starting it again from "
                   "step 1")
     else:
-        header = f"# seed {seed}; repeat this run with: {repeat_command(cfg, seed)}"
+        header = (f"# seed {seed}; repeat this run with: "
+                  f"{repeat_command(cfg, seed, getattr(args, 'edition', None))}")
         if cfg.runs_dir:   # runs_dir="" trains without a run folder
             run_dir = new_run_dir(cfg, args.run_name)
             lock(run_dir)
             try:
-                write_config(run_dir, cfg, seed)
+                write_config(run_dir, cfg, seed, getattr(args, "edition", None))
                 data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
             except OSError as e:
                 raise RunError(f"cannot write the run folder {run_dir} ({e.strerror}); free "
@@ -485,21 +492,39 @@ def latest_step(run_dir):
     return int(path.rsplit("-", 1)[1]) if path else 0
 
 
-def write_config(run_dir, cfg, seed):
-    data.atomic_write_text(os.path.join(run_dir, "config.json"), json.dumps(
+def write_config(run_dir, cfg, seed, edition=KEEP):
+    """config.json: the run's config, seed, edition file (or null) and repeat command. A resumed
+    run keeps the edition it was started with."""
+    path = os.path.join(run_dir, "config.json")
+    if edition is KEEP:
+        edition = saved_edition(run_dir)
+    data.atomic_write_text(path, json.dumps(
         {"config": dict(vars(cfg), seed=seed), "seed": seed,
-         "command": repeat_command(cfg, seed)}, indent=1) + "\n")
+         "edition": edition and configurator.edition_name(edition), "edition_file": edition,
+         "command": repeat_command(cfg, seed, edition)}, indent=1) + "\n")
 
 
-def truncate_log(run_dir, step):
-    """Keep the run's log up to `step`, the lines that the resumed run will not print again."""
+def saved_edition(run_dir):
+    """The edition file a run folder's config.json records, or None."""
+    try:
+        with open(os.path.join(run_dir, "config.json")) as f:
+            edition = json.load(f).get("edition_file")
+        return edition if isinstance(edition, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def truncate_log(run_dir, step, batch_size):
+    """Keep the run's log up to `step`, the lines that the resumed run will not print again
+    (`Step N` lines, or the January edition's `Iter N*batch_size`)."""
     path = os.path.join(run_dir, "log.txt")
     kept = []
     with contextlib.suppress(FileNotFoundError):
         with open(path) as f:
             for line in f:
-                m = re.match(r"Step (\d+),", line)
-                if m and int(m[1]) > step or not m and kept and not line.startswith("# seed"):
+                m = re.match(r"(Step|Iter) (\d+),", line)
+                shown = m and int(m[2]) // (batch_size if m[1] == "Iter" else 1)
+                if m and shown > step or not m and kept and not line.startswith("# seed"):
                     break
                 kept.append(line)
     data.atomic_write_text(path, "".join(kept))

@@ -159,7 +159,8 @@ def collect(combinations, seeds, runs_dir):
             status = runs.run_status(run_dir)
             log = timing = None
             if not status.diverged:
-                log = read_log(os.path.join(run_dir, "log.txt"))
+                log = read_log(os.path.join(run_dir, "log.txt"),
+                               batch_size=status.cfg.batch_size)
                 with open(os.path.join(run_dir, "timing.json")) as f:
                     timing = json.load(f)
             logs.append(log)

@@ -2,6 +2,7 @@
 
     python train_rnn.py                                  # the tutorial, as published
     python train_rnn.py --training_steps=500 --seed=3    # any constant of config.py
+    python train_rnn.py editions/recurrent_network_2017_01.py   # another published edition
 
 To classify images using a recurrent neural network, we consider every image row as a sequence
 of pixels. Because MNIST image shape is 28*28px, we will then handle 28 sequences of 28 steps
@@ -40,8 +41,9 @@ CHOICES = {"cell": list(CELLS), "optimizer": list(OPTIMIZERS)}   # checked by co
 
 
 def main(argv=None):
-    # Training and Network Parameters: config.py's constants, each overridable as --key=value
-    parser = configurator.config_parser(description=__doc__, choices=CHOICES)
+    # Training and Network Parameters: config.py's constants (an edition file's over them),
+    # each overridable as --key=value
+    parser = configurator.config_parser(description=__doc__, choices=CHOICES, editions=True)
     runs.add_arguments(parser)                                   # --resume, --run_name
     cfg, args = configurator.parse_config(sys.argv[1:] if argv is None else argv, parser)
     try:
@@ -169,11 +171,16 @@ def train(cfg, seed, mnist, run=None):
             if not math.isfinite(train_loss):
                 raise runs.TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
                                        f"--learning_rate (now {cfg.learning_rate})")
-            if step % cfg.display_step == 0 or step == 1:
+            if step % cfg.display_step == 0 or step == 1 and cfg.log_format == "step":
                 # Calculate batch loss and accuracy (after the update, as the tutorial did)
                 loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
-                run.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
-                        + ", Training Accuracy= " + "{:.3f}".format(acc))
+                if cfg.log_format == "step":   # the August 2017 edition's line
+                    run.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
+                            + ", Training Accuracy= " + "{:.3f}".format(acc))
+                else:   # the January 2017 edition's, counting images, without a step-1 line
+                    run.log("Iter " + str(step * cfg.batch_size) + ", Minibatch Loss= "
+                            + "{:.6f}".format(loss) + ", Training Accuracy= "
+                            + "{:.5f}".format(acc))
                 run.scalars(step, minibatch_loss=loss, training_accuracy=acc)
             run.step_done(sess, step)        # progress bar, checkpoints, Ctrl-C
 

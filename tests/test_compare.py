@@ -57,8 +57,8 @@ def test_ten_times_the_learning_rate_is_not_consistent():
     # the next step: its config is not the band's, so that is expected
     assert r.stdout.rstrip().splitlines()[-1] == (
         "# expected: this run's config differs from the band's (learning_rate=0.01); judge it "
-        "by its own config's band: drop --band, and compare_log.py finds it or prints the "
-        "command that makes it")
+        "by its own config's band: drop --band (or --edition), and compare_log.py finds it or "
+        "prints the command that makes it")
 
 
 def test_against_another_run(tmp_path):
@@ -91,7 +91,7 @@ def without(lines, predicate):
     (lambda lines: without(lines, lambda l: l.startswith("Step 4000,")),
      "step 4000 is missing or out of order"),
     (lambda lines: "\n".join(lines[:20] + lines[19:]) + "\n", "appears more than once"),
-    (lambda lines: "hello\nworld\n", "no 'Step N, Minibatch Loss= ...' lines"),
+    (lambda lines: "hello\nworld\n", "no 'Step N, Minibatch Loss= ...' (or 'Iter N, ...') lines"),
     (lambda lines: os.urandom(4096), "no 'Step N"),
 ])
 def test_unreadable_logs_exit_2(tmp_path, make, message):
@@ -119,8 +119,18 @@ def test_missing_file_and_mismatched_steps(tmp_path):
         "--display_step=10, then run this command again\n")
     r = compare(str(short), "--band", compare_log.REFERENCE_BAND)
     assert r.returncode == 2 and r.stderr == (
-        f"compare_log.py: error: {short}: its display steps (1..10) are not the band's (1..10000 "
-        "every 200); give a band of its config or drop --band\n")
+        f"compare_log.py: error: {short}: its display steps (1..10) share none with the band's "
+        "(1..10000 every 200) or the reference's; give a band of its config, or drop --band and "
+        "--edition\n")
+    # display steps that the band has in part: judged on those
+    shared = tmp_path / "every400.log"
+    shared.write_text("\n".join(l for l in open(TUTORIAL).read().splitlines()
+                                if not l.startswith("Step ") or int(l.split(",")[0][5:]) % 400
+                                in (0, 1)) + "\n")
+    r = compare(str(shared), "--band", compare_log.REFERENCE_BAND)
+    assert r.returncode == 0 and r.stdout.rstrip().endswith(
+        "consistent with the tutorial (judged on steps 1..10000: 26 of the band's 51 display "
+        "steps)"), r.stdout
 
 
 def test_a_run_folder_of_another_config_says_what_differs(tmp_path):

@@ -68,7 +68,8 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     assert lines[1] == "# reference: seeds' mean (no log was published for this config)"
     assert lines[2].startswith(f"# band: {os.path.relpath(band_file, project)}, 10 seeds of "
                                "optimizer=adam, training_steps=20")
-    assert "seeds' mean" in lines[3]                     # the table says what the reference is
+    assert lines[3] == "# edition of this run: none (a config of its own) (its config.json)"
+    assert "seeds' mean" in lines[4]                     # the table says what the reference is
     run = compare_log.read_log(str(project / "runs" / "mine"))
     consistent, _, verdict = compare_log.verdict(run, band, name="the band of its config")
     assert [l for l in lines if not l.startswith("#")][-len(verdict):] == verdict

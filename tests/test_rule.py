@@ -89,7 +89,7 @@ def test_the_final_accuracy_check(tmp_path):
     band = synthetic_band(50, 20)
     t = compare_log.t975(19)
     for spread, against in ((math.sqrt(1 + 1 / 20), None), (math.sqrt(2), 0.9)):
-        allowed = t * 0.01 * spread
+        allowed = t * 0.01 * spread + 0.5 / 128   # and half an image's share of 128 images
         for offset, ok in ((allowed - 1e-4, True), (allowed + 1e-4, False)):
             run = log([0.0] * 50, [0.0] * 50, 0.9 + offset)
             other = None if against is None else log([0.0] * 50, [0.0] * 50, against)
