@@ -146,10 +146,12 @@ def editions():
     """The editions' names, the tutorial's first, then its older edition, then the others."""
     if not os.path.isdir(configurator.EDITIONS_DIR):
         return []
-    names = sorted(f[:-3] for f in os.listdir(configurator.EDITIONS_DIR) if f.endswith(".py"))
-    return sorted(names, key=lambda n: (n != TUTORIAL_EDITION,
-                                        not n.startswith(TUTORIAL_EDITION[:-8]), n[:-8],
-                                        -int(re.sub(r"\D", "", n[-7:]) or 0)))
+    def order(name):   # <example>_<year>_<month>: the tutorial's example first, newest first
+        example, _, date = name.partition("_20")
+        return example != TUTORIAL_EDITION.partition("_20")[0], example, -int(
+            re.sub(r"\D", "", date) or 0)
+    return sorted((f[:-3] for f in os.listdir(configurator.EDITIONS_DIR) if f.endswith(".py")),
+                  key=order)
 
 
 def edition_config(name):
