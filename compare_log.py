@@ -63,9 +63,8 @@ MAX_DRIFT = 0.65
 ROUNDING = {"step": {"loss": 0.00005, "accuracy": 0.0005},
             "iter": {"loss": 0.0000005, "accuracy": 0.000005}}
 
-STEP_RE = re.compile(r"^(Step) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
-                     r"Training Accuracy= ([0-9.]+)\s*$")
-ITER_RE = re.compile(r"^(Iter) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
+# a display line: August 2017's "Step N", or January 2017's "Iter N" (N = step * batch_size)
+LINE_RE = re.compile(r"^(Step|Iter) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
                      r"Training Accuracy= ([0-9.]+)\s*$")
 TEST_RE = re.compile(r"^Testing Accuracy: ([0-9.eE-]+)\s*$")
 FULL_RE = re.compile(r"^# Testing Accuracy on all (\d+) test images: ([0-9.]+)\s*$")
@@ -92,7 +91,7 @@ def parse_log(text, name="log", complete=True, batch_size=128):
     steps, loss, accuracy, formats = [], [], [], set()
     test_accuracy = full = diverged = None
     for line in text.splitlines():
-        if m := STEP_RE.match(line) or ITER_RE.match(line):
+        if m := LINE_RE.match(line):
             formats.add(m[1])
             count = int(m[2])
             if m[1] == "Iter":
@@ -236,9 +235,9 @@ def drift(run, band, against=None):
     leads = []
     for key, sign in (("loss", -1), ("accuracy", 1)):
         others = against[key] if against is not None else band[key]["mean"]
+        floor = rounding(band)[key]
         for step, value, other, std in zip(run["steps"], run[key], others, band[key]["std"]):
             if step != 1:
-                floor = rounding(band)[key]
                 leads.append(sign * (value - other) / (max(std, floor) * spread))
     return sum(leads) / len(leads)
 
@@ -336,15 +335,29 @@ def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
     return not why, marks, lines
 
 
-def judge(run, band, name="the band"):
-    """verdict() of `run` against `band` on the display steps both have (all of a run of the
-    band's config; a few of a run of another edition), the final accuracy judged only when the
-    run ends where the band does. Returns (consistent, verdict lines, the steps judged)."""
-    steps = [s for s in band["steps"] if s in run["steps"]]
+def shared_steps(logs, band):
+    """The display steps that all `logs` (the run first) and the band have, and whether the final
+    accuracy is judged: all steps for a run of the band's config, the first ones for a run cut
+    short, a few for a run of another edition; the final accuracy only when the runs end where
+    the band's seeds did. LogError when they share no step that shows training (step 1 does
+    not)."""
+    steps = [s for s in band["steps"] if all(s in log["steps"] for log in logs)]
     if not [s for s in steps if s != 1]:
-        raise LogError(f"the run's display steps ({show(run['steps'])}) share none with the "
-                       f"band's ({show(band['steps'])})")
-    full = steps[-1] == band["steps"][-1] and run["test_accuracy"] is not None
+        if logs[0]["steps"] == [1]:
+            raise LogError("it stops at step 1, before any training shows; let it train to step "
+                           f"{band['steps'][1]} at least")
+        raise LogError(f"its display steps ({show(logs[0]['steps'])}) share none with the band's "
+                       f"({show(band['steps'])}) or the reference's; give a band of its config, "
+                       "or drop --band and --edition")
+    full = (steps[-1] == band["steps"][-1]
+            and all(log["test_accuracy"] is not None for log in logs))
+    return steps, full
+
+
+def judge(run, band, name="the band"):
+    """verdict() of `run` against `band` on the steps they share (shared_steps).
+    Returns (consistent, verdict lines, the steps judged)."""
+    steps, full = shared_steps([run], band)
     consistent, _, lines = verdict(points_at(run, steps), at_steps(band, steps),
                                    judge_test=full, name=name)
     return consistent, lines, steps
@@ -512,12 +525,13 @@ def main(argv=None):
                         and not args.reference else os.path.basename(ref_path))
         else:   # no published log for this config: the seeds' mean is the reference
             ref, ref_name = None, "seeds' mean"
-        steps = shared_steps(args, judged, ref, band)
+        try:
+            steps, full = shared_steps(judged + ([ref] if ref else []), band)
+        except LogError as e:
+            raise LogError(f"{args.run}: {e}") from None
     except LogError as e:
         parser.exit(2, f"compare_log.py: error: {e}\n")
 
-    full = (steps[-1] == band["steps"][-1]   # the runs end where the band's seeds did
-            and all(log["test_accuracy"] is not None for log in judged))
     cut = at_steps(band, steps)
     run_k = points_at(run, steps)
     ref_k = points_at(ref, steps) if ref else dict(
@@ -564,21 +578,6 @@ def read_run(path, edition=None):
     cfg, how = bands.run_config(path)   # its batch size counts an Iter log's steps
     log = read_log(path, complete=False, batch_size=cfg["batch_size"])
     return (log, *bands.run_config(path, log, edition))
-
-
-def shared_steps(args, judged, ref, band):
-    """The display steps the run, the other run or the reference, and the band all have: the
-    steps judged. LogError when they share none that shows training (step 1 does not)."""
-    logs = judged + ([ref] if ref else [])
-    steps = [s for s in band["steps"] if all(s in log["steps"] for log in logs)]
-    if not [s for s in steps if s != 1]:
-        if judged[0]["steps"] == [1]:
-            raise LogError(f"{args.run}: it stops at step 1, before any training shows; let it "
-                           f"train to step {band['steps'][1]} at least")
-        raise LogError(f"{args.run}: its display steps ({show(judged[0]['steps'])}) share none "
-                       f"with the band's ({show(band['steps'])}) or the reference's; give a band "
-                       "of its config, or drop --band and --edition")
-    return steps
 
 
 def show(steps):

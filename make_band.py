@@ -324,16 +324,16 @@ def make(parser, args, cfg, train_args, out, runs_dir, command):
 def check_runs_dir(parser, runs_dir, cfg, train_args):
     """Stop when `runs_dir` holds seeds of another config than `cfg`: the config in their logs'
     '# seed' lines, or, for logs without one, the arguments in train_args.json."""
-    logs = sorted(glob.glob(os.path.join(runs_dir, "seed_*.log")))
-    made = [bands.run_config(path) for path in logs]
-    made = [c for c, how in made if how == "its first line"]
-    if made and bands.model_config(made[0]) != bands.model_config(cfg):
-        differs = ", ".join(f"{k}={v}" for k, v in bands.model_config(made[0]).items()
-                            if v != cfg[k])
-        parser.exit(2, f"make_band.py: error: {runs_dir} holds runs of another config "
-                       f"({differs}); use another --runs_dir\n")
+    headed = False
+    for path in sorted(glob.glob(os.path.join(runs_dir, "seed_*.log"))):
+        made, how = bands.run_config(path)
+        headed = headed or how == "its first line"
+        if how == "its first line" and bands.model_config(made) != bands.model_config(cfg):
+            parser.exit(2, f"make_band.py: error: {runs_dir} holds runs of another config "
+                           f"({', '.join(bands.differences(made, cfg))}); use another "
+                           "--runs_dir\n")
     args_file = os.path.join(runs_dir, "train_args.json")
-    if os.path.exists(args_file) and not made:
+    if os.path.exists(args_file) and not headed:
         with open(args_file) as f:
             previous = json.load(f)
         if previous != train_args:
