@@ -430,6 +430,24 @@ def plot(path, run, ref, band, run_name, ref_name):
             os.unlink(tmp)
 
 
+def band_caution(band, against=False):
+    """A '#' line when the band's own seeds fail this rule more often than 5% (its measured
+    error_rates: single runs, or pairs for --against), else None. The thresholds were chosen on
+    the tutorial's 51 display steps and 20 seeds; a band of few steps or seeds may not hold them."""
+    rates = band.get("error_rates")
+    if not rates:
+        return None
+    share, kind = ((rates["pairs_rejected"], f"{len(rates['pairs_rejected_seeds'])} of its "
+                    f"{rates['pairs']} pairs of seeds") if against else
+                   (rates["single_run_rejected"], f"{len(rates['single_runs_rejected'])} of its "
+                    f"own {rates['single_runs']} seeds"))
+    if share <= 0.05:
+        return None
+    return (f"# caution: by this rule the band rejects {kind} ({share:.0%}), genuine runs; a "
+            "verdict against it is weak evidence. More seeds (make_band.py --seeds 20) or more "
+            "display steps (a smaller display_step) make a band that judges better")
+
+
 def advice(differs, band):
     """What to do after "not consistent": the likely causes and how to check them. `differs`:
     how the run's config differs from the band's."""
@@ -564,7 +582,10 @@ def main(argv=None):
                 ref_label="seeds' mean" if ref is None else "reference"))
     print()
     print("\n".join(lines))
-    if not consistent:
+    caution = band_caution(band, bool(args.against))
+    if caution:
+        print(caution)
+    if not consistent and (differs or not caution):   # a weak band: the caution says why
         print(advice(differs, band))
     if args.plot:
         plot(args.plot, run, ref, band, os.path.basename(os.path.normpath(args.run)), ref_name)

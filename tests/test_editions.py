@@ -308,3 +308,21 @@ def test_make_band_refuses_a_runs_dir_of_another_config(tmp_path):
     assert r.returncode == 2 and r.stderr.endswith(
         f"make_band.py: error: {tmp_path}/runs holds runs of another config (training_steps="
         "10000, display_step=200, log_format=step); use another --runs_dir\n"), r.stderr
+
+
+def test_a_band_that_fails_its_own_seeds_says_so():
+    """The rule's thresholds come from the tutorial's 20 seeds and 51 steps; where a band's own
+    seeds fail it more than 5% of the time, compare_log adds a caution line."""
+    tutorial = compare_log.read_band(compare_log.REFERENCE_BAND)
+    assert compare_log.band_caution(tutorial) is None                  # 0 of 20
+    assert compare_log.band_caution(tutorial, against=True) is None    # 3.2% of pairs
+    bidirectional = compare_log.read_band(bands.edition_band("bidirectional_rnn_2017_08")[0])
+    assert compare_log.band_caution(bidirectional) is None             # 1 of 20: 5%
+    assert compare_log.band_caution(bidirectional, against=True) == (
+        "# caution: by this rule the band rejects 12 of its 190 pairs of seeds (6%), genuine "
+        "runs; a verdict against it is weak evidence. More seeds (make_band.py --seeds 20) or "
+        "more display steps (a smaller display_step) make a band that judges better")
+    weak = dict(tutorial, error_rates=dict(tutorial["error_rates"], single_run_rejected=0.5,
+                                           single_runs_rejected=[2, 4, 5, 6, 9], single_runs=10))
+    assert compare_log.band_caution(weak).startswith(
+        "# caution: by this rule the band rejects 5 of its own 10 seeds (50%), genuine runs")
