@@ -4,6 +4,7 @@
     python predict.py a.png b.jpg --run runs/NAME    # a given run
     python predict.py --test_index 0 1 2             # MNIST test images, with their labels
     python predict.py my_digit.png --save_input seen.png   # also save what the network saw
+    python predict.py my_digit.png --reading read.png      # how the LSTM read it, row by row
 
 Any PNG or JPEG works: any size, colour or grey, dark digit on light paper or light on dark,
 a photo with its EXIF orientation. Each is turned into an MNIST-like input the way MNIST itself
@@ -11,8 +12,13 @@ was made: the paper (its level estimated from the border, a gradient of light in
 0 and the ink 1, then the digit is cropped to its bounding box, scaled to fit 20x20 keeping its
 aspect ratio, and placed in 28x28 with its centre of mass at the centre. A 28x28 light-on-dark
 image is taken as already MNIST-like and used as it is.
+
+How the LSTM read it (--reading, and the same figure in serve.py's page and the notebook): the
+output layer applied after each of the 28 rows, softmaxed: what the model believes the digit is,
+having read rows 1..t.
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -107,14 +113,16 @@ def mnist_like(image):
     return out
 
 
-def load_image(path):
-    """An image file -> its (28, 28) MNIST-like input (mnist_like). A large photo is decoded at a
-    reduced size where the format allows (JPEG's draft mode) and shrunk to WORKING_SIZE, so a
-    12-megapixel photo takes little time and memory.
+def load_image(path, name=None):
+    """An image file (a path, or a binary file object named `name` in messages) -> its (28, 28)
+    MNIST-like input (mnist_like). A large photo is decoded at a reduced size where the format
+    allows (JPEG's draft mode) and shrunk to WORKING_SIZE, so a 12-megapixel photo takes little
+    time and memory.
 
     Raises:
         PredictError: no such file, not an image, larger than MAX_PIXELS, or no digit in it.
     """
+    name = name or path
     try:
         with Image.open(path) as image:
             if image.width * image.height > MAX_PIXELS:
@@ -128,12 +136,13 @@ def load_image(path):
             image.thumbnail((WORKING_SIZE, WORKING_SIZE), Image.LANCZOS)
             return mnist_like(image)
     except FileNotFoundError:
-        raise PredictError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise PredictError(f"{path}: cannot read it as an image ({e.__class__.__name__}); "
+        raise PredictError(f"{name}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        # (a truncated file raises OSError, a corrupt PNG chunk SyntaxError)
+        raise PredictError(f"{name}: cannot read it as an image ({e.__class__.__name__}); "
                            "give a PNG or JPEG file") from None
     except PredictError as e:
-        raise PredictError(f"{path}: {e}") from None
+        raise PredictError(f"{name}: {e}") from None
 
 
 def unusable(status):
@@ -214,6 +223,36 @@ def newest_finished_run(runs_dir):
                        "or give --run runs/NAME")
 
 
+def choose_run(run_dir, runs_dir):
+    """The run to use: `run_dir` when given, else the newest finished one under `runs_dir`
+    (notes on stderr name the runs skipped, and a better one if this one is poor).
+
+    Raises:
+        PredictError: no such run folder, or no finished run.
+    """
+    if not run_dir:
+        runs_dir = find_runs_dir(runs_dir)
+        run_dir, skipped = newest_finished_run(runs_dir)
+        for path, why in skipped:
+            print(f"# skipped {path}: {why}", file=sys.stderr)
+        if better := better_run(run_dir, runs_dir):
+            print(f"# {run_dir} ends below every seed of the tutorial; a better run is "
+                  f"{better[0]} (accuracy {better[1]:.4f}): --run {better[0]}", file=sys.stderr)
+    if not os.path.isdir(run_dir):
+        raise PredictError(f"run folder {run_dir} does not exist; see the folders in runs/")
+    return run_dir
+
+
+def add_run_arguments(parser):
+    """--run and --runs_dir: which trained run predicts (predict.py and serve.py)."""
+    parser.add_argument("--run", help="run folder (default: the newest under --runs_dir that "
+                        "finished training without diverging)")
+    runs_dir = config_defaults()["runs_dir"]
+    parser.add_argument("--runs_dir", default=runs_dir,
+                        help=f"where to look for runs (default: {runs_dir}, here or beside "
+                             "predict.py)")
+
+
 def describe_run(run_dir, status):
     """One line: the run, its checkpoint's step out of its training steps, its accuracy."""
     line = f"# run {run_dir}: checkpoint at step {status.step} of {status.training_steps}"
@@ -225,7 +264,9 @@ def describe_run(run_dir, status):
 
 
 class Model:
-    """A run's newest checkpoint, loaded into the graph that build_graph makes."""
+    """A run's newest checkpoint, loaded into the graph that build_graph makes (with the
+    tutorial's cell whatever lstm_impl trained it: same variables, and it gives every row's
+    output)."""
 
     def __init__(self, run_dir):
         try:
@@ -236,10 +277,12 @@ class Model:
             raise PredictError(f"{run_dir} has no checkpoint yet; let it train to its first "
                                "checkpoint, or give another --run")
         self.cfg = self.status.cfg
+        self.run_dir = run_dir
         self.checkpoint = os.path.join(run_dir, f"ckpt-{self.status.step}")
         graph = tf1.Graph()
         with graph.as_default():
-            self.g = train_rnn.build_graph(self.cfg, seed=0)
+            inference = dict(vars(self.cfg), lstm_impl="basic")
+            self.g = train_rnn.build_graph(type(self.cfg)(**inference), seed=0)
             saver = tf1.train.Saver(tf1.trainable_variables())
         self.sess = tf1.Session(graph=graph)
         try:
@@ -253,55 +296,111 @@ class Model:
         x = images.reshape((-1, self.cfg.timesteps, self.cfg.num_input))
         return self.sess.run(self.g["prediction"], {self.g["X"]: x})
 
+    def reading(self, images):
+        """(N, 28, 28) inputs -> (N, 10) probabilities and (N, 28, 10) beliefs after each row,
+        or None for the beliefs of a bidirectional model (build_graph's row_beliefs)."""
+        x = images.reshape((-1, self.cfg.timesteps, self.cfg.num_input))
+        if self.g["row_beliefs"] is None:
+            return self.probabilities(images), None
+        return self.sess.run([self.g["prediction"], self.g["row_beliefs"]], {self.g["X"]: x})
+
 
 def describe(probs):
     top = np.argsort(probs)[::-1][:3]
     return f"{top[0]}  (" + ", ".join(f"{d}: {probs[d]:.3f}" for d in top) + ")"
 
 
+NO_ROW_BELIEFS = ("a bidirectional model has no belief after t rows: its output at every row "
+                  "has read all 28 rows, from both ends")
+
+
+def reading_figure(image, beliefs, title=None):
+    """How the LSTM read one image: the (28, 28) input it saw beside its (28, 10) beliefs after
+    each row, row t of the one level with row t of the other. The figure of predict.py
+    --reading, serve.py's page and the notebook. `beliefs` None: a note instead (bidirectional).
+    Returns a matplotlib Figure (not pyplot's: safe in a server's threads).
+    """
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(6.4, 3.9), dpi=100)
+    # fixed places (a layout engine costs the page ~150 ms a figure): the two panels the same
+    # height, so that their rows line up
+    seen = fig.add_axes((0.10, 0.12, 0.43, 0.73))
+    strip = fig.add_axes((0.58, 0.12, 0.25, 0.73), sharey=seen)
+    rows = np.arange(image.shape[0])
+    seen.imshow(image, cmap="gray", vmin=0, vmax=1, aspect="auto",
+                extent=(-0.5, 27.5, rows[-1] + 0.5, -0.5))
+    seen.set_title("the 28x28 input it saw", fontsize=10)
+    seen.set_xticks([])
+    seen.set_yticks([0, 6, 13, 20, 27], ["row 1", "7", "14", "21", "28"])
+    if beliefs is None:
+        strip.axis("off")
+        strip.text(0, 0.5, NO_ROW_BELIEFS.replace(": ", ":\n").replace("every row ",
+                   "every row\n"), fontsize=9, va="center", transform=strip.transAxes)
+    else:
+        shown = strip.imshow(beliefs, cmap="Blues", vmin=0, vmax=1, aspect="auto",
+                             extent=(-0.5, beliefs.shape[1] - 0.5, rows[-1] + 0.5, -0.5))
+        strip.scatter(beliefs.argmax(1), rows, s=6, c="tab:orange")   # the most believed
+        strip.set_xticks(range(beliefs.shape[1]))
+        strip.set_xlabel("digit")
+        strip.set_title("belief after rows 1..t", fontsize=10)
+        strip.tick_params(labelleft=False)
+        fig.colorbar(shown, cax=fig.add_axes((0.86, 0.18, 0.02, 0.6)), label="probability")
+    if title:
+        fig.suptitle(title, fontsize=11, y=0.97)
+    return fig
+
+
+def figure_png(fig):
+    """A matplotlib Figure -> PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_atomically(path, content):
+    """Write bytes to `path` through a temporary file beside it, then rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(content)
+    os.replace(tmp, path)
+
+
+def numbered(path, i, count):
+    """The i-th of `count` output files for one --save_input/--reading PATH."""
+    stem, ext = os.path.splitext(path)
+    return path if count == 1 else f"{stem}-{i}{ext or '.png'}"
+
+
 def save_input(path, image):
     """Write a (28, 28) input in [0, 1] as a grey PNG, atomically."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(tmp, format="PNG")
-    os.replace(tmp, path)
+    png = io.BytesIO()
+    Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(png, format="PNG")
+    write_atomically(path, png.getvalue())
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("images", nargs="*", help="PNG or JPEG files of handwritten digits")
-    parser.add_argument("--run", help="run folder (default: the newest under --runs_dir that "
-                        "finished training without diverging)")
-    runs_dir = config_defaults()["runs_dir"]
-    parser.add_argument("--runs_dir", default=runs_dir,
-                        help=f"where to look for runs (default: {runs_dir}, here or beside "
-                             "predict.py)")
+    add_run_arguments(parser)
     parser.add_argument("--test_index", type=int, nargs="+", metavar="N",
                         help="predict these MNIST test images and show their true labels")
     parser.add_argument("--save_input", metavar="PNG", help="write the 28x28 input the network "
                         "saw (several inputs: PNG gets -0, -1, ... before its extension)")
+    parser.add_argument("--reading", metavar="PNG", help="write how the LSTM read it: its "
+                        "belief after each of the 28 rows beside the input (named as --save_input)")
     args = parser.parse_args(argv)
     if not args.images and not args.test_index:
         parser.error("give image files, or --test_index N")
     failed = []   # (image, why): reported, while the others are still predicted
     try:
-        if args.save_input:   # before any work: where the inputs go must take them
-            folder = os.path.dirname(os.path.abspath(args.save_input))
-            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-                raise PredictError(f"--save_input {args.save_input}: its folder does not exist "
-                                   "or is not writable")
-        run_dir = args.run
-        if not run_dir:
-            runs_dir = find_runs_dir(args.runs_dir)
-            run_dir, skipped = newest_finished_run(runs_dir)
-            for path, why in skipped:
-                print(f"# skipped {path}: {why}", file=sys.stderr)
-            if better := better_run(run_dir, runs_dir):
-                print(f"# {run_dir} ends below every seed of the tutorial; a better run is "
-                      f"{better[0]} (accuracy {better[1]:.4f}): --run {better[0]}",
-                      file=sys.stderr)
-        if not os.path.isdir(run_dir):
-            raise PredictError(f"run folder {run_dir} does not exist; see the folders in runs/")
+        for option, path in (("--save_input", args.save_input), ("--reading", args.reading)):
+            if path:   # before any work: where the outputs go must take them
+                folder = os.path.dirname(os.path.abspath(path))
+                if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                    raise PredictError(f"{option} {path}: its folder does not exist or is not "
+                                       "writable")
+        run_dir = choose_run(args.run, args.runs_dir)
         inputs, names, labels = [], [], []
         for path in args.images:
             try:
@@ -327,15 +426,18 @@ def main(argv=None):
     except (PredictError, data.DataError) as e:
         parser.exit(1, f"predict.py: error: {e}\n")
 
-    probs = model.probabilities(np.stack(inputs))
+    probs, beliefs = model.reading(np.stack(inputs))
     print(describe_run(run_dir, model.status))
     for name, p, label in zip(names, probs, labels):
         true = "" if label is None else f"  true {label}"
         print(f"{name}: {describe(p)}{true}")
-    if args.save_input:
-        stem, ext = os.path.splitext(args.save_input)
-        for i, image in enumerate(inputs):
-            save_input(args.save_input if len(inputs) == 1 else f"{stem}-{i}{ext or '.png'}", image)
+    for i, image in enumerate(inputs):
+        if args.save_input:
+            save_input(numbered(args.save_input, i, len(inputs)), image)
+        if args.reading:
+            title = f"{names[i]}: {probs[i].argmax()} ({probs[i].max():.2f})"
+            fig = reading_figure(image, None if beliefs is None else beliefs[i], title)
+            write_atomically(numbered(args.reading, i, len(inputs)), figure_png(fig))
     if failed:
         print(f"# {len(failed)} of {len(args.images)} image(s) could not be read (above)",
               file=sys.stderr)

@@ -63,10 +63,14 @@ def main(argv=None):
 
 
 def RNN(x, weights, biases, cfg):
-    """The tutorial's network: the LSTM's last output times the output layer. x: (B, 28, 28)."""
+    """The tutorial's network: the LSTM's last output times the output layer. x: (B, 28, 28).
+
+    Returns the logits (B, 10) and the LSTM's outputs, one (B, H) per timestep (the fast LSTM
+    gives the last one only).
+    """
     if cfg.lstm_impl == "fast":     # same math and variables, fused ops (fast_lstm.py)
-        return tf.matmul(fast_lstm(x, cfg.num_hidden, forget_bias=1.0),
-                         weights["out"]) + biases["out"]
+        outputs = [fast_lstm(x, cfg.num_hidden, forget_bias=1.0)]
+        return tf.matmul(outputs[-1], weights["out"]) + biases["out"], outputs
 
     # Prepare data shape to match `rnn` function requirements
     # Current data input shape: (batch_size, timesteps, n_input)
@@ -87,7 +91,7 @@ def RNN(x, weights, biases, cfg):
         outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
 
     # Linear activation, using rnn inner loop last output
-    return tf.matmul(outputs[-1], weights["out"]) + biases["out"]
+    return tf.matmul(outputs[-1], weights["out"]) + biases["out"], outputs
 
 
 def build_graph(cfg, seed):
@@ -99,7 +103,7 @@ def build_graph(cfg, seed):
 
     Returns:
         dict of tensors and ops: X, Y, logits, prediction, loss_op, train_op, accuracy,
-        correct_pred, weights, biases.
+        correct_pred, weights, biases, and row_beliefs (below; None where it has no meaning).
     """
     tf1.set_random_seed(seed)
 
@@ -120,8 +124,17 @@ def build_graph(cfg, seed):
     # cells with the same weights.
     lstm_init = tf1.glorot_uniform_initializer(seed=None if cfg.bidirectional else 3)
     with tf1.variable_scope(tf1.get_variable_scope(), initializer=lstm_init):
-        logits = RNN(X, weights, biases, cfg)                            # (B, 10)
+        logits, outputs = RNN(X, weights, biases, cfg)                   # (B, 10)
     prediction = tf.nn.softmax(logits)
+
+    # How the LSTM read an image: the output layer after each row t, its belief having read
+    # rows 1..t (B, timesteps, 10), for predict.py --reading and serve.py. Only one-way cells
+    # give it: a bidirectional output at t has read every row. Nothing here is random, so the
+    # seeded initial values stay; training never runs these ops.
+    row_beliefs = None
+    if len(outputs) == cfg.timesteps and not cfg.bidirectional:
+        row_beliefs = tf.nn.softmax(tf.stack(
+            [tf.matmul(output, weights["out"]) + biases["out"] for output in outputs], 1))
 
     # Define loss and optimizer
     loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
@@ -133,7 +146,7 @@ def build_graph(cfg, seed):
     accuracy = tf.reduce_mean(tf.cast(correct_pred, tf.float32))
     return dict(X=X, Y=Y, logits=logits, prediction=prediction, loss_op=loss_op,
                 train_op=train_op, accuracy=accuracy, correct_pred=correct_pred,
-                weights=weights, biases=biases)
+                weights=weights, biases=biases, row_beliefs=row_beliefs)
 
 
 def train(cfg, seed, mnist, run=None):

@@ -48,6 +48,7 @@ def test_the_error_rates_in_the_band_file_are_the_rules():
 @pytest.mark.parametrize("log_path, seed", [
     ("reference/band_runs/seed_3.log", 3),
     ("docs/readme_run.log", None),          # its seed is on its first line
+    ("recurrent_network.log", None),        # the notebook's run
 ])
 def test_committed_logs_start_as_todays_code_prints(mnist_dir, log_path, seed):
     text = open(os.path.join(ROOT, log_path)).read()

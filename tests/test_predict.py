@@ -323,3 +323,72 @@ def test_a_better_run_is_named_when_the_newest_is_far_below_the_tutorial(trained
     os.utime(runs / "good" / "log.txt")                # the newest now: nothing to suggest
     r = run_predict("--test_index", "0", "--runs_dir", str(runs))
     assert r.returncode == 0 and r.stderr == ""
+
+
+def test_the_belief_after_row_t_is_the_model_that_reads_only_t_rows(trained_run, mnist):
+    """row_beliefs[:, t-1] must be what the same weights predict when the image ends after row
+    t: a graph of t timesteps (the LSTM's variables don't depend on their number) fed rows 1..t."""
+    import train_rnn
+    from tf1 import tf1
+    images = mnist.test.images[:16].reshape(-1, 28, 28)
+    model = predict.Model(str(trained_run))
+    probs, beliefs = model.reading(images)
+    assert beliefs.shape == (16, 28, 10)
+    np.testing.assert_allclose(beliefs[:, -1], probs, atol=1e-6)
+    for t in (1, 9, 20):
+        cfg = types.SimpleNamespace(**dict(vars(model.cfg), timesteps=t))
+        with tf1.Graph().as_default():
+            g = train_rnn.build_graph(cfg, seed=0)
+            with tf1.Session() as sess:
+                tf1.train.Saver(tf1.trainable_variables()).restore(sess, model.checkpoint)
+                alone = sess.run(g["prediction"], {g["X"]: images[:, :t]})
+        np.testing.assert_allclose(beliefs[:, t - 1], alone, atol=1e-5, err_msg=f"t={t}")
+    # and they do change as it reads: after one row it knows little
+    assert np.mean(beliefs[:, 0].argmax(1) == probs.argmax(1)) < 0.5
+
+
+def test_reading_writes_the_figure_for_each_image(trained_run, tmp_path):
+    r = run_predict("--test_index", "0", "1", "--run", str(trained_run),
+                    "--reading", str(tmp_path / "read.png"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["read-0.png", "read-1.png"]
+    with Image.open(tmp_path / "read-0.png") as figure:
+        assert figure.format == "PNG" and figure.size == (640, 390)
+    r = run_predict("--test_index", "0", "--run", str(trained_run),
+                    "--reading", str(tmp_path / "nowhere" / "read.png"))
+    assert r.returncode == 1 and r.stderr == (f"predict.py: error: --reading {tmp_path}/nowhere/"
+                                              "read.png: its folder does not exist or is not "
+                                              "writable\n")
+
+
+def test_the_reading_figure_shows_the_input_and_every_rows_belief():
+    image = np.zeros((28, 28), np.float32)
+    image[4:24, 12:16] = 1
+    beliefs = np.full((28, 10), 0.02, np.float32)
+    beliefs[np.arange(28), np.arange(28) % 10] = 0.82
+    fig = predict.reading_figure(image, beliefs, "a title")
+    seen, strip = fig.axes[:2]
+    np.testing.assert_array_equal(seen.images[0].get_array(), image)
+    np.testing.assert_array_equal(strip.images[0].get_array(), beliefs)
+    # row t of the strip lies level with row t of the image
+    assert seen.get_ylim() == strip.get_ylim() == (27.5, -0.5)
+    np.testing.assert_array_equal(strip.collections[0].get_offsets(),
+                                  np.c_[np.arange(28) % 10, np.arange(28)])
+    note = predict.reading_figure(image, None)
+    assert any("bidirectional" in t.get_text() for t in note.axes[1].texts)
+    assert predict.figure_png(note).startswith(b"\x89PNG")
+
+
+def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_dir, mnist):
+    """The fast LSTM gives only its last output; Model builds the tutorial's cell on the same
+    variables, so a fast run's predictions are its own graph's, and it has every row's belief."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"),
+                        f"--runs_dir={tmp_path}", f"--data_dir={mnist_dir}", "--run_name=fast",
+                        "--training_steps=30", "--display_step=10", "--lstm_impl=fast",
+                        "--learning_rate=0.1", "--seed=4"], capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    images = mnist.test.images[:8]
+    probs, beliefs = predict.Model(str(tmp_path / "fast")).reading(images.reshape(-1, 28, 28))
+    np.testing.assert_allclose(probs, graph_probabilities(tmp_path / "fast", images), atol=1e-5)
+    assert beliefs.shape == (8, 28, 10)
