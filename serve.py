@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 from flask import Flask, jsonify, request
+from PIL import Image
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 import waitress
 
@@ -53,7 +54,7 @@ def read_digit(model, image_file, name):
     figure = predict.figure_png(predict.reading_figure(image, beliefs, title))
     drawn = time.perf_counter()
     seen = io.BytesIO()
-    predict.Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(seen, "PNG")
+    Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(seen, "PNG")
     return dict(prediction=int(probs.argmax()), probabilities=probs.tolist(),
                 beliefs=None if beliefs is None else beliefs.tolist(),
                 input=data_url(seen.getvalue()), figure=data_url(figure),
@@ -122,8 +123,8 @@ def bench(model, n):
     for i in range(-3, n):   # three readings to warm up, not timed
         digit = test.images[max(i, 0)].reshape(28, 28)
         png = io.BytesIO()
-        predict.Image.fromarray(np.round(255 - 255 * digit).astype(np.uint8)).resize(
-            (280, 280), predict.Image.BILINEAR).save(png, "PNG")
+        Image.fromarray(np.round(255 - 255 * digit).astype(np.uint8)).resize(
+            (280, 280), Image.BILINEAR).save(png, "PNG")
         start = time.perf_counter()
         answer = client.post("/api/read", data={"image": (io.BytesIO(png.getvalue()), "d.png")})
         total = 1000 * (time.perf_counter() - start)

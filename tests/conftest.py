@@ -44,3 +44,14 @@ def tiny_config(**overrides):
     cfg = dict(config_defaults(), training_steps=60, display_step=20, num_hidden=32)
     cfg.update(overrides)
     return types.SimpleNamespace(**cfg)
+
+
+def train_run(runs_dir, mnist_dir, name, *args):
+    """Train a run named `name` under `runs_dir` through the real command line (python
+    train_rnn.py --key=value ...); its folder."""
+    import subprocess
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"),
+                        f"--runs_dir={runs_dir}", f"--data_dir={mnist_dir}", f"--run_name={name}",
+                        *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return runs_dir / name

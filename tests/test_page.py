@@ -1,5 +1,6 @@
 """serve.py: its API through Flask's test client, and its page in headless Chromium inside a
 network namespace of its own (tests/page_in_chromium.py)."""
+import base64
 import io
 import os
 import re
@@ -13,19 +14,14 @@ from PIL import Image
 
 import predict
 import serve
-from conftest import ROOT
+from conftest import ROOT, train_run
 
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, mnist_dir):
     """A run trained through the real command line, good enough to read digits (Adam)."""
-    runs = tmp_path_factory.mktemp("runs")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs}",
-                        f"--data_dir={mnist_dir}", "--run_name=reader", "--training_steps=400",
-                        "--display_step=200", "--optimizer=adam", "--seed=3"],
-                       capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    return runs / "reader"
+    return train_run(tmp_path_factory.mktemp("runs"), mnist_dir, "reader", "--training_steps=400",
+                     "--display_step=200", "--optimizer=adam", "--seed=3")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +68,7 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
     # the belief after the last row is the prediction itself; after row 1 it is not
     np.testing.assert_allclose(body["beliefs"][-1], body["probabilities"], atol=1e-5)
     assert not np.allclose(body["beliefs"][0], body["probabilities"], atol=1e-2)
-    seen = np.asarray(Image.open(io.BytesIO(serve.base64.b64decode(
+    seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(
         body["input"].split(",")[1]))), np.float32) / 255
     np.testing.assert_allclose(seen, image, atol=1 / 255)
     assert set(body["server_ms"]) == {"image", "model", "figure"}
@@ -110,13 +106,9 @@ def test_a_truncated_jpeg_and_requests_without_an_image(client, mnist):
 
 
 def test_a_bidirectional_run_says_its_strip_has_no_meaning(tmp_path, mnist_dir):
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"),
-                        f"--runs_dir={tmp_path}", f"--data_dir={mnist_dir}", "--run_name=bi",
-                        "--training_steps=2", "--display_step=1", "--bidirectional=True",
-                        "--num_hidden=8", "--seed=1"], capture_output=True, text=True,
-                       timeout=600, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    model = predict.Model(str(tmp_path / "bi"))
+    run = train_run(tmp_path, mnist_dir, "bi", "--training_steps=2", "--display_step=1",
+                    "--bidirectional=True", "--num_hidden=8", "--seed=1")
+    model = predict.Model(str(run))
     client = serve.create_app(model).test_client()
     assert client.get("/api/model").get_json()["note"] == predict.NO_ROW_BELIEFS
     body = post(client, png(np.pad(np.ones((12, 4)), 8))).get_json()

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import predict
-from conftest import ROOT
+from conftest import ROOT, train_run
 
 
 def run_predict(*args):
@@ -23,13 +23,8 @@ def run_predict(*args):
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory, mnist_dir):
     """A run trained for a few steps through the real command line."""
-    runs = tmp_path_factory.mktemp("runs")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), f"--runs_dir={runs}",
-                        f"--data_dir={mnist_dir}", "--run_name=tiny", "--training_steps=300",
-                        "--display_step=100", "--learning_rate=0.1", "--seed=2"],
-                       capture_output=True, text=True, timeout=300, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    return runs / "tiny"
+    return train_run(tmp_path_factory.mktemp("runs"), mnist_dir, "tiny", "--training_steps=300",
+                     "--display_step=100", "--learning_rate=0.1", "--seed=2")
 
 
 def graph_probabilities(run_dir, images):
@@ -382,13 +377,9 @@ def test_the_reading_figure_shows_the_input_and_every_rows_belief():
 def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_dir, mnist):
     """The fast LSTM gives only its last output; Model builds the tutorial's cell on the same
     variables, so a fast run's predictions are its own graph's, and it has every row's belief."""
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"),
-                        f"--runs_dir={tmp_path}", f"--data_dir={mnist_dir}", "--run_name=fast",
-                        "--training_steps=30", "--display_step=10", "--lstm_impl=fast",
-                        "--learning_rate=0.1", "--seed=4"], capture_output=True, text=True,
-                       timeout=300, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
+    run = train_run(tmp_path, mnist_dir, "fast", "--training_steps=30", "--display_step=10",
+                    "--lstm_impl=fast", "--learning_rate=0.1", "--seed=4")
     images = mnist.test.images[:8]
-    probs, beliefs = predict.Model(str(tmp_path / "fast")).reading(images.reshape(-1, 28, 28))
-    np.testing.assert_allclose(probs, graph_probabilities(tmp_path / "fast", images), atol=1e-5)
+    probs, beliefs = predict.Model(str(run)).reading(images.reshape(-1, 28, 28))
+    np.testing.assert_allclose(probs, graph_probabilities(run, images), atol=1e-5)
     assert beliefs.shape == (8, 28, 10)
