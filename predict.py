@@ -299,9 +299,9 @@ class Model:
     def reading(self, images):
         """(N, 28, 28) inputs -> (N, 10) probabilities and (N, 28, 10) beliefs after each row,
         or None for the beliefs of a bidirectional model (build_graph's row_beliefs)."""
-        x = images.reshape((-1, self.cfg.timesteps, self.cfg.num_input))
         if self.g["row_beliefs"] is None:
             return self.probabilities(images), None
+        x = images.reshape((-1, self.cfg.timesteps, self.cfg.num_input))
         return self.sess.run([self.g["prediction"], self.g["row_beliefs"]], {self.g["X"]: x})
 
 
