@@ -373,9 +373,14 @@ def numbered(path, i, count):
 
 def save_input(path, image):
     """Write a (28, 28) input in [0, 1] as a grey PNG, atomically."""
+    write_atomically(path, input_png(image))
+
+
+def input_png(image):
+    """A (28, 28) input in [0, 1] -> grey PNG bytes (what --save_input writes, the page shows)."""
     png = io.BytesIO()
     Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(png, format="PNG")
-    write_atomically(path, png.getvalue())
+    return png.getvalue()
 
 
 def main(argv=None):

@@ -53,11 +53,9 @@ def read_digit(model, image_file, name):
     title = f"read as {probs.argmax()} ({probs.max():.2f})"
     figure = predict.figure_png(predict.reading_figure(image, beliefs, title))
     drawn = time.perf_counter()
-    seen = io.BytesIO()
-    Image.fromarray(np.round(image * 255).astype(np.uint8), mode="L").save(seen, "PNG")
     return dict(prediction=int(probs.argmax()), probabilities=probs.tolist(),
                 beliefs=None if beliefs is None else beliefs.tolist(),
-                input=data_url(seen.getvalue()), figure=data_url(figure),
+                input=data_url(predict.input_png(image)), figure=data_url(figure),
                 server_ms=dict(image=1000 * (read - start), model=1000 * (predicted - read),
                                figure=1000 * (drawn - predicted)))
 
