@@ -12,7 +12,8 @@ it for any run of that config (bands.py); --out and --runs_dir put it elsewhere.
 editions' bands are committed under reference/ (bands.edition_band). Seeds run as parallel
 processes, up to the core count, each pinned to its share of the cores. Each seed's log is kept
 as it finishes; run the same command again after an interruption and finished seeds are not
-redone.
+redone. With --ray ADDRESS the seeds run on a Ray cluster instead (cluster.py) and their logs
+come back.
 """
 import argparse
 import concurrent.futures
@@ -154,9 +155,21 @@ def run_seed(seed, train_args, runs_dir, cores):
         r = train_process([f"--seed={seed}", "--runs_dir=", *train_args], cores)
     except RuntimeError as e:
         raise RuntimeError(f"seed {seed} failed ({e})") from None
-    parse_log(r.stdout, f"seed {seed}")   # a complete log, or LogError
-    atomic_write_text(os.path.join(runs_dir, f"seed_{seed}.log"), r.stdout)
+    keep_seed_log(seed, runs_dir, r.stdout)
     return seed
+
+
+def keep_seed_log(seed, runs_dir, log):
+    """A seed's printed log, checked complete (else LogError), as runs_dir/seed_<seed>.log."""
+    parse_log(log, f"seed {seed}")
+    atomic_write_text(os.path.join(runs_dir, f"seed_{seed}.log"), log)
+
+
+def seed_came_back(seed, runs_dir, code, out, last, files):
+    """A seed run on the Ray cluster (cluster.run_all): its log kept, or its failure raised."""
+    if code != 0:
+        raise RuntimeError(f"seed {seed} failed (exit {code}: {last or 'no message'})")
+    keep_seed_log(seed, runs_dir, out)
 
 
 def band_from_logs(logs, leave_one_out=True):
@@ -232,6 +245,9 @@ def main(argv=None):
                         "band.json)")
     parser.add_argument("--runs_dir", help="where the seeds' logs go (default: runs/ beside the "
                         "band file)")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the seeds on this Ray cluster "
+                        "(auto: the one `ray start --head` started here), each with the cores "
+                        "--jobs gives it here; the logs come back here")
     parser.add_argument("--all-editions", action="store_true", help="make (or finish) the "
                         "committed band of every published edition in reference/, and print "
                         "the table of editions")
@@ -242,6 +258,13 @@ def main(argv=None):
     for arg in train_args:
         if arg.split("=")[0] in ("--seed", "--runs_dir", "--resume", "--run_name"):
             parser.error(f"{arg.split('=')[0]} after -- is for single runs; make_band.py sets it")
+    args.cluster = None
+    if args.ray:   # before anything runs or is written: a bad address is one line, exit 2
+        import cluster
+        try:
+            args.cluster = cluster.connect(args.ray)
+        except cluster.ClusterError as e:
+            parser.error(str(e))
     if args.all_editions:
         if args.edition or train_args or args.out or args.runs_dir:
             parser.error("--all-editions makes every edition's band where it is committed; "
@@ -282,8 +305,15 @@ def make(parser, args, cfg, train_args, out, runs_dir, command):
           f"{len(seeds) - len(todo)} of {len(seeds)} seeds already done, running {len(todo)} in "
           f"{len(slots)} parallel process(es)", file=sys.stderr)
     try:
-        run_pinned([functools.partial(run_seed, s, train_args, runs_dir) for s in todo],
-                   slots, "seed")
+        if args.cluster:
+            import cluster
+            cluster.run_all(args.cluster, [
+                (f"seed {s}", [f"--seed={s}", "--runs_dir=", *train_args], None, None,
+                 functools.partial(seed_came_back, s, runs_dir)) for s in todo],
+                len(slots[0]), "seed")
+        else:
+            run_pinned([functools.partial(run_seed, s, train_args, runs_dir) for s in todo],
+                       slots, "seed")
     except (RuntimeError, LogError) as e:
         parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, run the same "
                        "command again to resume\n")

@@ -14,6 +14,9 @@ events (tensorboard --logdir <sweep_dir>/runs). Finished runs are kept: the same
 a stop resumes, and a longer grid in the same folder trains only what is new. The sweep folder
 gets results.md (the table, also printed), results.json (every number) and curves.png (each
 combination's mean minibatch loss and training accuracy).
+
+With --ray ADDRESS (auto: the cluster `ray start --head` started here) the runs go to a Ray
+cluster instead (cluster.py), each with the cores it would get here; their folders come back.
 """
 import argparse
 import datetime
@@ -230,6 +233,37 @@ def plot(rows, path, title):
     os.replace(tmp, path)
 
 
+def on_cluster(ray, todo, cores):
+    """Train `todo` [(train_rnn.py args, run folder, seed)] on the Ray cluster, `cores` each, as
+    train() does here; each finished folder replaces the driver's copy."""
+    import cluster
+    jobs = []
+    for argv, run_dir, seed in todo:
+        name = os.path.basename(run_dir)
+        # on the worker the run folder is <scratch>/<name>; resumed from the driver's copy
+        if os.path.exists(os.path.join(run_dir, "config.json")):
+            args, files = ["--resume", f"{{scratch}}/{name}"], cluster.read_folder(run_dir)
+        else:
+            args, files = [*argv, f"--seed={seed}", "--runs_dir={scratch}",
+                           f"--run_name={name}"], None
+        jobs.append((name, args, name, files, functools.partial(came_back, run_dir)))
+    cluster.run_all(ray, jobs, cores, "run")
+
+
+def came_back(run_dir, code, out, last, files):
+    """A run's folder, back from its worker: in place of the driver's copy, with the driver's
+    runs_dir in its config.json (as a local run's). A run that failed stops the sweep, unless
+    it diverged (a result)."""
+    import cluster
+    if "config.json" in files:
+        saved = json.loads(files["config.json"])
+        saved["config"]["runs_dir"] = os.path.dirname(run_dir)
+        files["config.json"] = (json.dumps(saved, indent=1) + "\n").encode()
+        cluster.write_folder(run_dir, files)
+    if code != 0 and not finished(run_dir):
+        raise RuntimeError(f"{run_dir} failed (exit {code}: {last})")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     own, train_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv \
@@ -244,6 +278,9 @@ def main(argv=None):
                         help="parallel runs (default: the core count)")
     parser.add_argument("--sweep_dir", help="where runs and results go (default: "
                         "sweeps/<keys>-<hash of the command's grid and arguments>)")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run on this Ray cluster (auto: the "
+                        "one `ray start --head` started here), each run with the cores --jobs "
+                        "gives it here; the run folders come back here")
     args = parser.parse_args(own)
     if args.seeds < 1 or args.jobs < 1 or not 0 <= args.first_seed < 2**31 - args.seeds:
         parser.error("--seeds and --jobs must be at least 1, --first_seed a seed (>= 0)")
@@ -258,6 +295,13 @@ def main(argv=None):
                 check_kept(os.path.join(runs_dir, run_name(combo, s)), cfg)
     except (SweepError, runs.RunError) as e:
         parser.error(str(e))
+    ray = None
+    if args.ray:   # before anything is written: a bad address is one line, exit 2
+        import cluster
+        try:
+            ray = cluster.connect(args.ray)
+        except cluster.ClusterError as e:
+            parser.error(str(e))
     try:
         os.makedirs(runs_dir, exist_ok=True)
     except OSError as e:
@@ -282,7 +326,13 @@ def main(argv=None):
           f"seed(s); {total - len(todo)} of {total} runs already done; running {len(todo)} in "
           f"{min(len(slots), len(todo))} parallel process(es)", file=sys.stderr, flush=True)
     try:
-        make_band.run_pinned(todo, slots, "run")
+        if ray:
+            on_cluster(ray, [(argv_, os.path.join(runs_dir, run_name(combo, s)), s)
+                             for combo, (argv_, _) in zip(combinations, planned) for s in seeds
+                             if not finished(os.path.join(runs_dir, run_name(combo, s)))],
+                       len(slots[0]))
+        else:
+            make_band.run_pinned(todo, slots, "run")
     except (RuntimeError, LogError) as e:
         parser.exit(1, f"sweep.py: error: {e}; finished runs are kept, run the same command "
                        "again to resume\n")

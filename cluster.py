@@ -1,0 +1,142 @@
+"""Runs on a Ray cluster: make_band.py and sweep.py with --ray ADDRESS.
+
+Each run is a Ray task asking for the cores one local run gets; on its worker it runs
+train_rnn.py with the same command line as the local runner, pinned to that many cores, in a
+scratch folder, and returns what it made (the run folder's files, or its log). Nothing assumes
+a shared filesystem: the project's code travels as the job's working_dir, an unfinished run the
+driver holds goes to the worker with its checkpoint, and the finished folder comes back to the
+driver, written atomically. Checkpoints are not streamed back while a run trains: a worker that
+dies costs that run's progress since the driver's copy, and Ray runs it again elsewhere.
+
+Ray is imported only here, and only with --ray.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+
+from tqdm import tqdm
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# what the workers need of the project: the code, not the environment, runs or evidence
+NOT_SHIPPED = [".venv", ".git", "runs", "sweeps", "bands", "reference", "docs", "tests",
+               "editions/*.log", "*.png", "*.ipynb", "__pycache__"]
+RETRIES = 3   # runs again after its worker died; a run that fails on its own is not retried
+
+
+class ClusterError(Exception):
+    """The cluster can't be reached or used; the message says what to do."""
+
+
+def connect(address):
+    """Join the Ray cluster at `address` ("auto": the one started on this machine with
+    `ray start --head`) as this sweep's driver, shipping the project's code to its workers.
+
+    Raises:
+        ClusterError: nothing answers there.
+    """
+    if address != "auto":
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=5):
+                pass
+        except (OSError, ValueError) as e:
+            why = getattr(e, "strerror", None) or "not host:port"
+            raise ClusterError(f"--ray {address}: no Ray cluster answers there ({why}); give "
+                               "the address `ray start --head` printed, or auto") from None
+    import ray
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level="ERROR",
+                 runtime_env={"working_dir": HERE, "excludes": NOT_SHIPPED})
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise ClusterError(f"--ray {address}: cannot join the cluster "
+                           f"({str(e).strip().splitlines()[0][:160]}); start one with "
+                           "ray start --head, or give its address") from None
+    return ray
+
+
+def read_folder(path):
+    """A folder's files as {relative path: bytes} (nothing for a missing folder)."""
+    files = {}
+    for root, _, names in os.walk(path):
+        for name in names:
+            full = os.path.join(root, name)
+            with open(full, "rb") as f:
+                files[os.path.relpath(full, path)] = f.read()
+    return files
+
+
+def write_folder(path, files):
+    """Put `files` ({relative path: bytes}) in place of the folder `path`, atomically: written
+    beside it, then renamed over it."""
+    parent, name = os.path.split(os.path.abspath(path))
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
+    for rel, content in files.items():
+        os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+        with open(os.path.join(tmp, rel), "wb") as f:
+            f.write(content)
+    old = None
+    if os.path.exists(path):
+        old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
+        os.replace(path, os.path.join(old, name))
+    os.replace(tmp, path)
+    if old:
+        shutil.rmtree(old)
+
+
+def train_on_worker(args, cores, run_name=None, files=None):
+    """On a worker: train_rnn.py with `args` pinned to `cores` cores. With `run_name`, the run's
+    folder is scratch/<run_name> (its `files` put there first, to resume) and its files come
+    back; without, only its stdout. Returns (exit code, stdout, last line of stderr, files,
+    node)."""
+    import ray
+    node = ray.get_runtime_context().get_node_id()[:8]
+    scratch = tempfile.mkdtemp(prefix=f"lstm-run-{node}-")   # named by node: tests find it
+    try:
+        if run_name and files:
+            write_folder(os.path.join(scratch, run_name), files)
+        args = [a.replace("{scratch}", scratch) for a in args]
+        mine = sorted(os.sched_getaffinity(0))[:cores]
+        proc = subprocess.Popen([sys.executable, "train_rnn.py", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=lambda: os.sched_setaffinity(0, mine))
+        try:
+            out, err = proc.communicate()
+        except BaseException:   # cancelled: the run saves a checkpoint, as after Ctrl-C
+            proc.send_signal(signal.SIGINT)
+            proc.wait(120)
+            raise
+        last = (err.strip().splitlines() or [""])[-1]
+        made = read_folder(os.path.join(scratch, run_name)) if run_name else None
+        return proc.returncode, out, last, made, node
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_all(ray, jobs, cores, unit):
+    """Run `jobs` [(name, train_rnn.py args, run name or None, files or None, on_done)] as Ray
+    tasks of `cores` CPUs each; call on_done(exit code, stdout, last stderr line, files) for each
+    as it finishes, in the order they finish, with a progress bar naming each one's node. The
+    first exception of an on_done cancels the rest and is raised; so is Ctrl-C."""
+    task = ray.remote(num_cpus=cores, max_retries=RETRIES)(train_on_worker)
+    pending = {task.remote(args, cores, run_name, files): (name, on_done)
+               for name, args, run_name, files, on_done in jobs}
+    bar = tqdm(total=len(pending), desc=f"{unit}s on the cluster", unit=unit, file=sys.stderr,
+               disable=not pending or not sys.stderr.isatty())
+    try:
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            name, on_done = pending.pop(ref)
+            code, out, last, files, node = ray.get(ref)
+            bar.update(1)
+            bar.set_postfix_str(f"{name} on node {node}")
+            on_done(code, out, last, files)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref)
+        raise
+    finally:
+        bar.close()

@@ -1,0 +1,164 @@
+"""sweep.py and make_band.py on a real Ray cluster: a head and two worker nodes, separate
+raylets on this machine (ray.cluster_utils.Cluster), started and stopped here.
+
+Run by tests/test_cluster.py inside a network namespace of its own with only loopback up, so
+that every node's traffic stays on 127.0.0.1; it passes the MNIST folder in CLUSTER_MNIST. Not
+collected on its own (no test_ prefix).
+"""
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import ROOT
+
+MNIST = os.environ.get("CLUSTER_MNIST")
+pytestmark = pytest.mark.skipif(not MNIST, reason="run by tests/test_cluster.py in its namespace")
+GRID = ["optimizer=gradient_descent,adam", "num_hidden=16,24", "--seeds", "1"]
+TIMING = ("ms_per_step", "versions", "machine", "created", "command")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from ray.cluster_utils import Cluster
+    # the head takes no runs: they go to the two worker nodes, one core each
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    workers = [c.add_node(num_cpus=1) for _ in range(2)]
+    c.wait_for_nodes()
+    yield c, workers
+    c.shutdown()
+
+
+def sweep(*args, background=False):
+    cmd = [sys.executable, os.path.join(ROOT, "sweep.py"), *args]
+    if background:
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+
+
+def train_args(steps):
+    return ["--", f"--training_steps={steps}", "--display_step=10", f"--data_dir={MNIST}"]
+
+
+def without_timing(value):
+    """results.json without what differs between two sweeps of the same runs: times, dates."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING}
+    return [without_timing(v) for v in value] if isinstance(value, list) else value
+
+
+def same_results(a, b, runs=4):
+    runs_a, runs_b = sorted(os.listdir(a / "runs")), sorted(os.listdir(b / "runs"))
+    assert runs_a == runs_b and len(runs_a) == runs
+    for name in runs_a:
+        assert (a / "runs" / name / "log.txt").read_text() == \
+            (b / "runs" / name / "log.txt").read_text(), name
+        config = [json.loads((d / "runs" / name / "config.json").read_text()) for d in (a, b)]
+        for c, d in zip(config, (a, b)):
+            assert c["config"]["runs_dir"] == str(d / "runs")   # each points at its own tree
+            c["config"].pop("runs_dir")
+        assert config[0] == config[1]
+        assert any(f.startswith("ckpt-") for f in os.listdir(b / "runs" / name))
+        assert any(f.startswith("events.") for f in os.listdir(b / "runs" / name))
+    # the tables: equal but for the timing column
+    ms = re.compile(r"\| [0-9.]+(?: ± [0-9.]+)? \| ([^|]+) \|$", re.M)   # ms per step | steps
+    md = [ms.sub(r"| - | \1 |", (d / "results.md").read_text().split("\n", 1)[1])
+          for d in (a, b)]
+    assert md[0].count("| - |") == runs
+    assert md[0] == md[1]
+    js = [without_timing(json.loads((d / "results.json").read_text().replace(str(d), "<sweep>")))
+          for d in (a, b)]
+    assert js[0] == js[1]
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("local")
+    r = sweep(*GRID, "--sweep_dir", str(folder), *train_args(40))
+    assert r.returncode == 0, r.stderr
+    return folder
+
+
+def test_the_same_sweep_on_the_cluster_gives_the_same_tables(cluster, local, tmp_path):
+    r = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address, *train_args(40))
+    assert r.returncode == 0, r.stderr
+    same_results(local, tmp_path)
+    assert not [f for f in os.listdir(tmp_path / "runs") if ".tmp-" in f or ".old-" in f]
+
+
+def test_an_interrupted_sweep_resumes_on_the_cluster(cluster, local, tmp_path):
+    p = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address,
+              *train_args(40), background=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not any(
+            (tmp_path / "runs" / name / "log.txt").exists()
+            for name in (os.listdir(tmp_path / "runs") if (tmp_path / "runs").exists() else [])):
+        time.sleep(0.2)
+    p.send_signal(signal.SIGINT)   # Ctrl-C once one run came back
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("sweep.py: interrupted")
+    done = len(os.listdir(tmp_path / "runs"))
+    assert 1 <= done < 4
+    r = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address, *train_args(40))
+    assert r.returncode == 0, r.stderr
+    assert f"{done} of 4 runs already done" in r.stderr
+    same_results(local, tmp_path)
+
+
+def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_factory):
+    c, workers = cluster
+    spare = c.add_node(num_cpus=1)   # where the lost run goes again
+    c.wait_for_nodes()
+    grid = ["optimizer=gradient_descent,adam", "--seeds", "1"]
+    args = ["--", "--training_steps=200", "--display_step=50", "--num_hidden=16",
+            f"--data_dir={MNIST}"]
+    p = sweep(*grid, "--sweep_dir", str(tmp_path), "--ray", c.address, *args, background=True)
+    doomed, node = workers[0], workers[0].node_id[:8]
+    deadline = time.time() + 300    # until a run trains on that node: its log has a line
+    while time.time() < deadline and not [
+            d for d in glob.glob(f"{tempfile.gettempdir()}/lstm-run-{node}-*/*/log.txt")
+            if "Step 1," in open(d).read()]:
+        time.sleep(0.1)
+    assert time.time() < deadline, "no run started on the first worker node"
+    c.remove_node(doomed)
+    workers[0] = spare
+    out, err = p.communicate(timeout=900)
+    assert p.returncode == 0, err
+    local = tmp_path_factory.mktemp("local_removed")
+    r = sweep(*grid, "--sweep_dir", str(local), *args)
+    assert r.returncode == 0, r.stderr
+    same_results(local, tmp_path, runs=2)
+
+
+def test_a_band_on_the_cluster_has_the_local_bands_seed_logs(cluster, tmp_path):
+    logs = {}
+    for where, extra in (("local", []), ("cluster", ["--ray", cluster[0].address])):
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "make_band.py"), "--seeds", "2",
+                            "--out", str(tmp_path / where / "band.json"), *extra, "--",
+                            "--training_steps=20", "--display_step=10", "--num_hidden=16",
+                            f"--data_dir={MNIST}"], capture_output=True, text=True,
+                           timeout=900, cwd=ROOT)
+        assert r.returncode == 0, r.stderr
+        logs[where] = {name: (tmp_path / where / "runs" / name).read_text()
+                       for name in os.listdir(tmp_path / where / "runs")}
+    assert sorted(logs["local"]) == ["seed_1.log", "seed_2.log", "train_args.json"]
+    assert logs["cluster"] == logs["local"]
+    bands = [json.loads((tmp_path / where / "band.json").read_text()) for where in logs]
+    assert without_timing(bands[0]) == without_timing(bands[1])
+
+
+def test_a_bad_address_is_one_line_before_anything_runs(tmp_path):
+    r = sweep(*GRID, "--sweep_dir", str(tmp_path / "s"), "--ray", "127.0.0.1:9", *train_args(40))
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith(
+        "sweep.py: error: --ray 127.0.0.1:9: no Ray cluster answers there (")
+    assert "Traceback" not in r.stderr and not (tmp_path / "s").exists()

@@ -1,0 +1,39 @@
+"""make_band.py and sweep.py on a Ray cluster (tests/ray_cluster_checks.py), run inside a
+network namespace of their own; and what --ray does without a cluster."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_the_cluster_checks_in_a_network_namespace_of_their_own(mnist_dir):
+    """A head and worker nodes started by tests/ray_cluster_checks.py inside `unshare --net`
+    with only loopback up: Ray's nodes find no other address, so all traffic is 127.0.0.1."""
+    pytest.importorskip("ray")
+    missing = [tool for tool in ("unshare", "ip") if not shutil.which(tool)]
+    assert not missing, f"needs {missing} (util-linux, iproute2)"
+    own_user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    inner = (f"ip link set lo up && exec {sys.executable} -m pytest -q -n 0 -p no:cacheprovider "
+             "tests/ray_cluster_checks.py")
+    r = subprocess.run(["unshare", "--net", *own_user, "sh", "-c", inner], cwd=ROOT,
+                       env=dict(os.environ, CLUSTER_MNIST=mnist_dir), capture_output=True,
+                       text=True, timeout=1500)
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+    assert re.search(r"^5 passed", r.stdout, re.M), r.stdout[-3000:]   # none skipped
+
+
+@pytest.mark.parametrize("script", ["sweep.py", "make_band.py"])
+def test_without_ray_nothing_imports_it(script, tmp_path):
+    """The local default doesn't load Ray: -X importtime lists every module imported."""
+    args = (["optimizer=adam", "--seeds", "1", "--sweep_dir", str(tmp_path)]
+            if script == "sweep.py" else ["--seeds", "2", "--out", str(tmp_path / "b.json")])
+    r = subprocess.run([sys.executable, "-X", "importtime", os.path.join(ROOT, script), *args,
+                        "--", "--training_steps=bad"], capture_output=True, text=True,
+                       timeout=300, cwd=ROOT)
+    assert r.returncode == 2 and "training_steps" in r.stderr
+    assert "import time:" in r.stderr and not re.search(r"\| +ray\b", r.stderr)
