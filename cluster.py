@@ -10,6 +10,8 @@ dies costs that run's progress since the driver's copy, and Ray runs it again el
 
 Ray is imported only here, and only with --ray.
 """
+import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -17,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 from tqdm import tqdm
 
@@ -25,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NOT_SHIPPED = [".venv", ".git", "runs", "sweeps", "bands", "reference", "docs", "tests",
                "editions/*.log", "*.png", "*.ipynb", "__pycache__"]
 RETRIES = 3   # runs again after its worker died; a run that fails on its own is not retried
+PR_SET_PDEATHSIG = 1   # prctl(2): a signal for the child when its parent dies
 
 
 class ClusterError(Exception):
@@ -69,22 +73,41 @@ def read_folder(path):
     return files
 
 
+@contextlib.contextmanager
+def ctrl_c_held():
+    """Run a block that Ctrl-C must not cut in two: a Ctrl-C meanwhile is raised after it."""
+    if threading.current_thread() is not threading.main_thread():   # signals go to main
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
 def write_folder(path, files):
     """Put `files` ({relative path: bytes}) in place of the folder `path`, atomically: written
-    beside it, then renamed over it."""
+    beside it, then swapped in with Ctrl-C held back, so that an interruption leaves the old
+    folder or the new one, never neither, and no temporary folder behind."""
     parent, name = os.path.split(os.path.abspath(path))
     tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-    for rel, content in files.items():
-        os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
-        with open(os.path.join(tmp, rel), "wb") as f:
-            f.write(content)
-    old = None
-    if os.path.exists(path):
-        old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-        os.replace(path, os.path.join(old, name))
-    os.replace(tmp, path)
-    if old:
-        shutil.rmtree(old)
+    try:
+        for rel, content in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
+            with open(os.path.join(tmp, rel), "wb") as f:
+                f.write(content)
+        with ctrl_c_held():   # two renames: the old folder aside, the new one in its place
+            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
+            if os.path.exists(path):
+                os.replace(path, os.path.join(old, name))
+            os.replace(tmp, path)
+            shutil.rmtree(old)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)   # gone after the rename; left by an error
 
 
 def train_on_worker(args, cores, run_name=None, files=None):
@@ -100,9 +123,15 @@ def train_on_worker(args, cores, run_name=None, files=None):
             write_folder(os.path.join(scratch, run_name), files)
         args = [a.replace("{scratch}", scratch) for a in args]
         mine = sorted(os.sched_getaffinity(0))[:cores]
+
+        def pinned_and_tied():   # in the child: its cores; killed if this worker dies
+            os.sched_setaffinity(0, mine)
+            if sys.platform == "linux":
+                ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
         proc = subprocess.Popen([sys.executable, "train_rnn.py", *args], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                preexec_fn=lambda: os.sched_setaffinity(0, mine))
+                                preexec_fn=pinned_and_tied)
         try:
             out, err = proc.communicate()
         except BaseException:   # cancelled: the run saves a checkpoint, as after Ctrl-C

@@ -29,7 +29,7 @@ TIMING = ("ms_per_step", "versions", "machine", "created", "command")
 def cluster():
     from ray.cluster_utils import Cluster
     # the head takes no runs: they go to the two worker nodes, one core each
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
     workers = [c.add_node(num_cpus=1) for _ in range(2)]
     c.wait_for_nodes()
     yield c, workers
@@ -94,45 +94,56 @@ def test_the_same_sweep_on_the_cluster_gives_the_same_tables(cluster, local, tmp
     assert not [f for f in os.listdir(tmp_path / "runs") if ".tmp-" in f or ".old-" in f]
 
 
+def run_folders(sweep_dir):
+    """The sweep's run folders (not the hidden ones a folder is written in)."""
+    runs = sweep_dir / "runs"
+    return sorted(f for f in os.listdir(runs) if not f.startswith(".")) if runs.exists() else []
+
+
 def test_an_interrupted_sweep_resumes_on_the_cluster(cluster, local, tmp_path):
     p = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address,
               *train_args(40), background=True)
     deadline = time.time() + 300
-    while time.time() < deadline and not any(
-            (tmp_path / "runs" / name / "log.txt").exists()
-            for name in (os.listdir(tmp_path / "runs") if (tmp_path / "runs").exists() else [])):
-        time.sleep(0.2)
+    while time.time() < deadline and not run_folders(tmp_path):
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)   # Ctrl-C once one run came back
     out, err = p.communicate(timeout=300)
     assert p.returncode == 130, err
     assert err.strip().splitlines()[-1].startswith("sweep.py: interrupted")
-    done = len(os.listdir(tmp_path / "runs"))
-    assert 1 <= done < 4
+    done = run_folders(tmp_path)
+    assert 1 <= len(done) < 4
+    assert sorted(os.listdir(tmp_path / "runs")) == done   # no half-written folder left
     r = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address, *train_args(40))
     assert r.returncode == 0, r.stderr
-    assert f"{done} of 4 runs already done" in r.stderr
+    assert f"{len(done)} of 4 runs already done" in r.stderr
     same_results(local, tmp_path)
 
 
 def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_factory):
+    """The node of the first run to train is removed mid-run; Ray runs it again on another."""
     c, workers = cluster
-    spare = c.add_node(num_cpus=1)   # where the lost run goes again
+    workers.append(c.add_node(num_cpus=1))   # room for the lost run
     c.wait_for_nodes()
+    nodes = {w.node_id[:8]: w for w in workers}
     grid = ["optimizer=gradient_descent,adam", "--seeds", "1"]
-    args = ["--", "--training_steps=200", "--display_step=50", "--num_hidden=16",
+    args = ["--", "--training_steps=1000", "--display_step=250", "--num_hidden=16",
             f"--data_dir={MNIST}"]
     p = sweep(*grid, "--sweep_dir", str(tmp_path), "--ray", c.address, *args, background=True)
-    doomed, node = workers[0], workers[0].node_id[:8]
-    deadline = time.time() + 300    # until a run trains on that node: its log has a line
-    while time.time() < deadline and not [
-            d for d in glob.glob(f"{tempfile.gettempdir()}/lstm-run-{node}-*/*/log.txt")
-            if "Step 1," in open(d).read()]:
-        time.sleep(0.1)
-    assert time.time() < deadline, "no run started on the first worker node"
+    deadline, started = time.time() + 300, []
+    while time.time() < deadline and not started:   # a run whose log has its first line
+        started = [log for log in glob.glob(f"{tempfile.gettempdir()}/lstm-run-*/*/log.txt")
+                   if os.path.basename(os.path.dirname(os.path.dirname(log)))[9:17] in nodes
+                   and "Step 1," in open(log).read()]
+        time.sleep(0.05)
+    assert started, "no run started"
+    doomed = nodes[os.path.basename(os.path.dirname(os.path.dirname(started[0])))[9:17]]
     c.remove_node(doomed)
-    workers[0] = spare
+    workers.remove(doomed)
     out, err = p.communicate(timeout=900)
     assert p.returncode == 0, err
+    # the run on the removed node was cut: its training process died with the node
+    time.sleep(1)
+    assert "Optimization Finished!" not in open(started[0]).read()
     local = tmp_path_factory.mktemp("local_removed")
     r = sweep(*grid, "--sweep_dir", str(local), *args)
     assert r.returncode == 0, r.stderr
