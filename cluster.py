@@ -129,9 +129,10 @@ def train_on_worker(args, cores, run_name=None, files=None):
             if sys.platform == "linux":
                 ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
-        proc = subprocess.Popen([sys.executable, "train_rnn.py", *args], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True,
-                                preexec_fn=pinned_and_tied)
+        # the project's copy this module came from (the job's working_dir), whatever the cwd
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "train_rnn.py"), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=HERE, start_new_session=True, preexec_fn=pinned_and_tied)
         try:
             out, err = proc.communicate()
         except BaseException:   # cancelled: the run saves a checkpoint, as after Ctrl-C
