@@ -317,7 +317,7 @@ def main(argv=None):
     else:
         atomic_write_text(args_file, json.dumps(train_args))
 
-    todo = [functools.partial(train, argv_, os.path.join(runs_dir, run_name(combo, s)), s)
+    todo = [(argv_, os.path.join(runs_dir, run_name(combo, s)), s)   # (args, run folder, seed)
             for combo, (argv_, _) in zip(combinations, planned) for s in seeds
             if not finished(os.path.join(runs_dir, run_name(combo, s)))]
     total = len(combinations) * len(seeds)
@@ -327,12 +327,9 @@ def main(argv=None):
           f"{min(len(slots), len(todo))} parallel process(es)", file=sys.stderr, flush=True)
     try:
         if ray:
-            on_cluster(ray, [(argv_, os.path.join(runs_dir, run_name(combo, s)), s)
-                             for combo, (argv_, _) in zip(combinations, planned) for s in seeds
-                             if not finished(os.path.join(runs_dir, run_name(combo, s)))],
-                       len(slots[0]))
+            on_cluster(ray, todo, len(slots[0]))
         else:
-            make_band.run_pinned(todo, slots, "run")
+            make_band.run_pinned([functools.partial(train, *run) for run in todo], slots, "run")
     except (RuntimeError, LogError) as e:
         parser.exit(1, f"sweep.py: error: {e}; finished runs are kept, run the same command "
                        "again to resume\n")
