@@ -6,8 +6,8 @@ that their matrix products set and beside PyTorch.
     python bench.py --timeline             # also: where one step's time goes, op by op
     python bench.py --impls basic --models cell=gru bidirectional=True   # other models too
 
-For each implementation (config.lstm_impl "basic" and "fast"), with the tutorial's config, and
-for each model given with --models (e.g. --models cell=gru bidirectional=True):
+For each implementation (config.lstm_impl "basic", "fast" and "fused"), with the tutorial's
+config, and for each model given with --models (e.g. --models cell=gru bidirectional=True):
   bare  - a bare loop of session.run(train_op) over batches made beforehand;
   loop  - train_rnn.train, the real training loop (batching, feeding, the divergence check,
           display steps, progress), timed through its run hooks over the same number of steps.
@@ -232,6 +232,8 @@ BOOKKEEPING = {"NoOp", "_Arg", "_Retval", "_Recv", "_Send", "Const", "ReadVariab
 
 
 def category(op_type):
+    if op_type.startswith("FusedLstm"):
+        return "the fused LSTM op (forward or gradient)"
     if "MatMul" in op_type:   # MatMul, _MklMatMul, _MklNativeFusedMatMul, BatchMatMulV2...
         return "matrix products"
     if op_type in COPIES:
@@ -286,8 +288,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200, help="steps per timing (default 200)")
     parser.add_argument("--repeats", type=int, default=5, help="timings per implementation")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
-    parser.add_argument("--impls", nargs="+", default=["basic", "fast"],
-                        choices=["basic", "fast"])
+    parser.add_argument("--impls", nargs="+", default=["basic", "fast", "fused"],
+                        choices=["basic", "fast", "fused"])
     parser.add_argument("--models", nargs="+", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="also time these models, each a row, e.g. cell=gru "
                         "bidirectional=True optimizer=adam,cell=basic_rnn")
@@ -390,10 +392,14 @@ def main(argv=None):
     if {"basic", "fast"} <= set(benches):
         ratio_line("ms per step, fast / basic (bare)", "fast_vs_basic", benches["fast"].bare,
                    benches["basic"].bare)
-    if "fast" in benches:
-        for peer, name in all_cores.items():
-            ratio_line(f"ms per step, fast (bare) / {name}", f"fast_vs_{peer}",
-                       benches["fast"].bare, peers[name].times)
+    if {"fast", "fused"} <= set(benches):
+        ratio_line("ms per step, fused / fast (bare)", "fused_vs_fast", benches["fused"].bare,
+                   benches["fast"].bare)
+    for impl in ("fast", "fused"):
+        if impl in benches:
+            for peer, name in all_cores.items():
+                ratio_line(f"ms per step, {impl} (bare) / {name}", f"{impl}_vs_{peer}",
+                           benches[impl].bare, peers[name].times)
 
     print("\n".join(rows))
     if args.timeline:

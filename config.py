@@ -19,7 +19,7 @@ num_hidden = 128  # hidden layer num of features (LSTM units)
 num_classes = 10  # MNIST total classes (0-9 digits)
 cell = "basic_lstm"  # the tutorial's BasicLSTMCell; or lstm (LSTMCell), gru, basic_rnn
 bidirectional = False  # True: a forward and a backward cell read each image
-lstm_impl = "basic"  # "basic": TF1's cells; "fast": the tutorial's cell, one way, fused ops
+lstm_impl = "basic"  # "basic": TF1's cells; "fast"/"fused": the tutorial's cell, many ops/one op
 
 # Evaluation and data
 test_len = 128  # the tutorial's "Testing Accuracy" uses the first test_len test images

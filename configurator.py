@@ -341,18 +341,22 @@ def _problem(cfg, choices, o):
     if cfg.test_len > MNIST_TEST:
         return "test_len", (f"{o('test_len')} must be between 1 and {MNIST_TEST}, "
                             f"got {cfg.test_len}")
-    for key, names in dict(choices or {}, lstm_impl=("basic", "fast"),
+    for key, names in dict(choices or {}, lstm_impl=("basic", "fast", "fused"),
                            log_format=("step", "iter")).items():
         if getattr(cfg, key) not in names:
             close = difflib.get_close_matches(str(getattr(cfg, key)).lower(), names, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             return key, (f"{o(key)} must be one of {', '.join(names)}, "
                          f"got {getattr(cfg, key)!r}{hint}")
-    if cfg.lstm_impl == "fast" and (cfg.cell != "basic_lstm" or cfg.bidirectional):
-        return "lstm_impl", (f"{o('lstm_impl')}=fast is the tutorial's cell read one way "
-                             f"({o('cell')}=basic_lstm {o('bidirectional')}=False), not "
+    if cfg.lstm_impl in ("fast", "fused") and (cfg.cell != "basic_lstm" or cfg.bidirectional):
+        return "lstm_impl", (f"{o('lstm_impl')}={cfg.lstm_impl} is the tutorial's cell read one "
+                             f"way ({o('cell')}=basic_lstm {o('bidirectional')}=False), not "
                              f"{o('cell')}={cfg.cell} {o('bidirectional')}={cfg.bidirectional};"
                              f" use {o('lstm_impl')}=basic for that")
+    if cfg.lstm_impl == "fused":
+        import fused_lstm   # only then: it loads TensorFlow
+        if fused_lstm.missing_compiler():
+            return "lstm_impl", f"{o('lstm_impl')}=fused {fused_lstm.missing_compiler()}"
     if not (math.isfinite(cfg.momentum) and cfg.momentum >= 0):
         return "momentum", f"{o('momentum')} must be a finite number >= 0, got {cfg.momentum}"
     if cfg.seed is not None and not 0 <= cfg.seed < 2**31:

@@ -71,9 +71,13 @@ warnings.filterwarnings("ignore",
 
 def session_config(cfg):
     """Session settings: op determinism, so that one seed gives one log; for the fast LSTM, one
-    single-threaded inter-op thread per batch shard, which suits its small matrices."""
+    single-threaded inter-op thread per batch shard, which suits its small matrices; for the
+    fused one, one intra-op thread per shard of its op."""
     tf.config.experimental.enable_op_determinism()
     if cfg.lstm_impl == "fast":
         return tf1.ConfigProto(inter_op_parallelism_threads=2, intra_op_parallelism_threads=1,
                                use_per_session_threads=True)  # not the global pools
+    if cfg.lstm_impl == "fused":   # its op runs its two batch shards on the intra-op threads
+        return tf1.ConfigProto(inter_op_parallelism_threads=1, intra_op_parallelism_threads=2,
+                               use_per_session_threads=True)
     return tf1.ConfigProto()

@@ -11,7 +11,7 @@ for every sample.
 Flow, top to bottom: parameters and data (main) -> graph (RNN, build_graph) -> session and
 training loop (train) -> test accuracy. The rest lives beside it: TensorFlow's set-up in tf1.py,
 the command line in configurator.py, run folders and checkpoints in runs.py, the fast cell in
-fast_lstm.py, MNIST in data.py.
+fast_lstm.py, the fused one in fused_lstm.py, MNIST in data.py.
 """
 import math
 import sys
@@ -22,6 +22,7 @@ import configurator
 import data
 import runs
 from fast_lstm import fast_lstm
+import fused_lstm
 
 # config.cell and config.optimizer: the tutorial's first (TF1 defaults for all other arguments)
 CELLS = {
@@ -52,10 +53,12 @@ def main(argv=None):
         # Import MNIST data (before the run folder: a run that can't start leaves none behind)
         mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
                                     validation_size=cfg.validation_size, seed=seed)
+        if cfg.lstm_impl == "fused":
+            fused_lstm.library()   # built now (the first time), before the run folder too
 
         with runs.open_run(cfg, seed, args) as run:   # run folder, checkpoints, Ctrl-C
             train(cfg, seed, mnist, run)
-    except (data.DataError, runs.TrainingDiverged, runs.RunError) as e:
+    except (data.DataError, fused_lstm.BuildError, runs.TrainingDiverged, runs.RunError) as e:
         sys.exit(f"train_rnn.py: error: {e}")
     except KeyboardInterrupt:                         # before training started
         runs.note("interrupted before training started; nothing was saved")
@@ -71,6 +74,10 @@ def RNN(x, weights, biases, cfg):
     if cfg.lstm_impl == "fast":     # same math and variables, fused ops (fast_lstm.py)
         outputs = [fast_lstm(x, cfg.num_hidden, forget_bias=1.0)]
         return tf.matmul(outputs[-1], weights["out"]) + biases["out"], outputs
+    if cfg.lstm_impl == "fused":    # same math and variables, one C++ op (fused_lstm.py)
+        h = fused_lstm.fused_lstm(x, cfg.num_hidden, forget_bias=1.0)    # (B, T, H)
+        return (tf.matmul(h[:, -1], weights["out"]) + biases["out"],
+                tf.unstack(h, cfg.timesteps, 1))
 
     # Prepare data shape to match `rnn` function requirements
     # Current data input shape: (batch_size, timesteps, n_input)

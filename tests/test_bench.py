@@ -37,7 +37,9 @@ def test_the_floor_counts_the_fast_paths_products():
     ("Split", "copies (split, concat, transpose, slices)"),
     ("LSTMBlockCellGrad", "element-wise and fused ops"), ("Sigmoid", "element-wise and fused ops"),
     ("ResourceApplyGradientDescent", "weight update"),
-    ("ReadVariableOp", "bookkeeping (reads, constants, no-ops)")])
+    ("ReadVariableOp", "bookkeeping (reads, constants, no-ops)"),
+    ("FusedLstm", "the fused LSTM op (forward or gradient)"),
+    ("FusedLstmGrad", "the fused LSTM op (forward or gradient)")])
 def test_ops_are_split_by_kind(op_type, kind):
     assert bench.category(op_type) == kind
 
@@ -48,7 +50,7 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     monkeypatch.setattr(bench.importlib.util, "find_spec",
                         lambda name: None if name == "torch" else real_find_spec(name))
     out = tmp_path / "bench.json"
-    bench.main(["--steps", "3", "--repeats", "2", "--warmup", "1", "--impls", "fast",
+    bench.main(["--steps", "3", "--repeats", "2", "--warmup", "1", "--impls", "fast", "fused",
                 "--models", "cell=gru,bidirectional=True", "--timeline", "--json", str(out),
                 "--data_dir", mnist_dir])
     printed = capsys.readouterr()
@@ -62,12 +64,19 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     assert len(fast) == len(floor) == 2
     assert result["fast_vs_floor"]["of_medians"] == pytest.approx(np.median(fast) /
                                                                   np.median(floor))
-    assert list(result["impls"]) == ["fast", "cell=gru,bidirectional=True"]
+    fused = result["impls"]["fused"]["bare_ms"]["all"]
+    assert result["fused_vs_fast"]["of_medians"] == pytest.approx(np.median(fused) /
+                                                                  np.median(fast))
+    assert result["fused_vs_floor"]["of_medians"] == pytest.approx(np.median(fused) /
+                                                                   np.median(floor))
+    assert list(result["impls"]) == ["fast", "fused", "cell=gru,bidirectional=True"]
     assert len(result["impls"]["cell=gru,bidirectional=True"]["loop_ms"]["all"]) == 2
     timeline = result["timeline"]["fast"]
     assert timeline["core_ms"]["matrix products"] > 0 and timeline["ops_per_step"] > 100
     used = sum(timeline["core_ms"].values()) + timeline["idle_core_ms"]
     assert used == pytest.approx(timeline["cores"] * timeline["wall_ms"])
+    fused_ops = result["timeline"]["fused"]["core_ms_by_op_type"]
+    assert set(fused_ops) >= {"FusedLstm", "FusedLstmGrad"} and "Sigmoid" not in fused_ops
     assert f"floor, {cores} cores" in printed.out and "matrix products" in printed.out
 
 

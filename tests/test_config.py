@@ -100,7 +100,7 @@ def project_copy(tmp_path, old, new):
      "train_rnn.py: error: config.py line {ts}: training_steps must be a positive integer, "
      "got 0"),
     ('lstm_impl = "basic"', 'lstm_impl = "fastest"',
-     "train_rnn.py: error: config.py line {impl}: lstm_impl must be one of basic, fast, got "
+     "train_rnn.py: error: config.py line {impl}: lstm_impl must be one of basic, fast, fused, got "
      "'fastest' (did you mean fast?)"),
     ("test_len = 128", "test_len = 10001",
      "train_rnn.py: error: config.py line {tl}: test_len must be between 1 and 10000, got 10001"),

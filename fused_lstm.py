@@ -1,0 +1,150 @@
+"""The fused LSTM (`lstm_impl = "fused"`): the tutorial's BasicLSTMCell + static_rnn as two
+custom TensorFlow ops, the whole forward pass and its gradient (fused_lstm.cc). Used by
+train_rnn.build_graph; the tests check it against the tutorial's cell and an independent numpy
+LSTM.
+
+The op is built from fused_lstm.cc on first use, with the C++ compiler and TensorFlow's own
+headers and flags (tf.sysconfig), into a cache folder named by a hash of everything that goes
+into it (the source, TensorFlow's version, the compiler and its flags, this CPU's instruction
+sets), and loaded with tf.load_op_library. Building takes about a minute, once; it prints one
+line (on stderr: the tutorial's log stays as it was).
+"""
+import fcntl
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from tf1 import tf, tf1
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_lstm.cc")
+# -march=native: the Eigen GEMM and gate loops get this CPU's vector instructions (AVX-512 here)
+FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-w"]
+# Eigen's AVX512-FP16 half-precision code, which -march=native turns on where the CPU has it,
+# doesn't compile with g++ 12; the op is float32 and doesn't need it
+NO_FP16 = ["-mno-avx512fp16"]
+_library = None
+
+
+class BuildError(Exception):
+    """The op can't be built; the message says why and what to do."""
+
+
+def compiler():
+    """The C++ compiler to build with ($CXX, else g++ or c++), or None."""
+    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++"]
+    return next(filter(None, map(shutil.which, names)), None)
+
+
+def missing_compiler():
+    """What to do when there is no C++ compiler, or None when there is one."""
+    if compiler():
+        return None
+    return ("builds a C++ op and needs a C++ compiler: install g++ (apt-get install g++) or "
+            "set CXX, or use lstm_impl=fast")
+
+
+def cache_dir():
+    """Where built ops are kept: $LSTM_OPS_CACHE, else ~/.cache/lstm-mnist-ops."""
+    return os.environ.get("LSTM_OPS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lstm-mnist-ops")
+
+
+def _cpu_flags():
+    try:   # -march=native builds for this CPU: another one gets its own build
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return platform.processor()
+
+
+def build():
+    """The op library's path, built first if the cache doesn't hold it.
+
+    Raises:
+        BuildError: no compiler, or the build failed.
+    """
+    cxx = compiler()
+    if not cxx:
+        raise BuildError(f"lstm_impl=fused {missing_compiler()}")
+    flags = FLAGS + (NO_FP16 if "avx512_fp16" in _cpu_flags().split() else [])
+    command = [cxx, SOURCE, "-std=c++17", *tf.sysconfig.get_compile_flags(), *flags,
+               *tf.sysconfig.get_link_flags()]
+    with open(SOURCE, "rb") as f:
+        source = f.read()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    # what is built and how, not where the clone lies: the source's text, not its path
+    key = hashlib.sha256(repr((source, tf.__version__, command[2:], version, _cpu_flags(),
+                               platform.machine())).encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir(), key, "fused_lstm.so")
+    if os.path.exists(path):
+        return path
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        lock = open(path + ".lock", "w")
+    except OSError as e:
+        raise BuildError(f"can't write the fused op to {cache_dir()} ({e.strerror}); set "
+                         "LSTM_OPS_CACHE to a writable folder") from None
+    with lock:   # one build at a time: parallel runs (a sweep) wait for the first one's
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(path):
+            _compile(command, cxx, path)
+    return path
+
+
+def _compile(command, cxx, path):
+    """Compile to `path`: beside it, then renamed, so that it is whole or absent."""
+    print(f"# building the fused LSTM op once (about a minute): {os.path.basename(cxx)} "
+          f"fused_lstm.cc -> {path}", file=sys.stderr, flush=True)
+    fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
+    os.close(fd)
+    try:
+        r = subprocess.run([*command, "-o", tmp], capture_output=True, text=True)
+        if r.returncode != 0:
+            log = os.path.join(os.path.dirname(path), "build.log")
+            with open(log, "w") as f:
+                f.write(" ".join(command) + "\n" + r.stdout + r.stderr)
+            raise BuildError(f"building the fused LSTM op failed ({cxx} exit {r.returncode}; "
+                             f"its output is in {log}); use lstm_impl=fast meanwhile")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def library():
+    """The loaded op library (built on first use)."""
+    global _library
+    if _library is None:
+        _library = tf.load_op_library(build())
+    return _library
+
+
+@tf.RegisterGradient("FusedLstm")
+def _fused_lstm_grad(op, dh, dcs, dgates):
+    """FusedLstmGrad: d loss / d (kernel, bias) from d loss / d h. The cell states and gates
+    are the gradient's inputs, not results anyone differentiates (their gradients are None);
+    X is fed: no gradient."""
+    x, kernel, _ = op.inputs
+    h, cs, gates = op.outputs
+    dkernel, dbias = library().fused_lstm_grad(x, kernel, h, cs, gates, dh,
+                                               shards=op.get_attr("shards"))
+    return None, dkernel, dbias
+
+
+def fused_lstm(X, num_hidden, forget_bias, shards=2):
+    """BasicLSTMCell + static_rnn as one op; returns every timestep's output (B, T, H).
+
+    The same mathematics, gate order (i, j, f, o), forget_bias added at run time and variables
+    (rnn/basic_lstm_cell/kernel [I + H, 4H], bias [4H]) as the tutorial's cell, so checkpoints
+    move between basic, fast and fused. The batch is split in `shards` slices that run on
+    separate cores (tf1.session_config gives the op `shards` intra-op threads).
+    """
+    I = X.shape.as_list()[2]
+    with tf1.variable_scope("rnn/basic_lstm_cell"):   # the names static_rnn gives them
+        kernel = tf1.get_variable("kernel", [I + num_hidden, 4 * num_hidden])
+        bias = tf1.get_variable("bias", [4 * num_hidden], initializer=tf1.zeros_initializer())
+    return library().fused_lstm(X, kernel, bias, forget_bias=forget_bias, shards=shards)[0]
