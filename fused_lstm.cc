@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "Eigen/Core"
+#include "absl/synchronization/blocking_counter.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/shape_inference.h"
@@ -57,12 +58,14 @@ ConstRows rows_of(const float* data, int64_t rows, int64_t cols, int64_t width,
 template <typename Fn>
 void for_each_shard(OpKernelContext* ctx, int64_t batch, int64_t shards, Fn shard) {
   auto* pool = ctx->device()->tensorflow_cpu_worker_threads()->workers;
-  pool->ParallelFor(shards, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      int64_t first = batch * s / shards, last = batch * (s + 1) / shards;
-      if (last > first) shard(s, first, last - first);
-    }
-  });
+  auto run = [&](int64_t s) {
+    int64_t first = batch * s / shards, last = batch * (s + 1) / shards;
+    if (last > first) shard(s, first, last - first);
+  };
+  absl::BlockingCounter done(shards - 1);   // shard 0 runs here, the others on the pool
+  for (int64_t s = 1; s < shards; ++s) pool->Schedule([&, s] { run(s); done.DecrementCount(); });
+  run(0);
+  done.Wait();
 }
 
 int64_t shard_count(int64_t batch, int64_t shards) {
