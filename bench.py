@@ -233,7 +233,7 @@ BOOKKEEPING = {"NoOp", "_Arg", "_Retval", "_Recv", "_Send", "Const", "ReadVariab
 
 def category(op_type):
     if op_type.startswith("FusedLstm"):
-        return "the fused LSTM op (forward or gradient)"
+        return "the fused LSTM op (forward or gradient, all shards)"
     if "MatMul" in op_type:   # MatMul, _MklMatMul, _MklNativeFusedMatMul, BatchMatMulV2...
         return "matrix products"
     if op_type in COPIES:
@@ -248,7 +248,9 @@ def category(op_type):
 def timeline(b, steps):
     """Where one training step's time goes: TensorFlow's full trace of `steps` steps, each op's
     time added up by category, in ms per step; and the step's wall time, and the core time no
-    op used (cores x wall - ops: cores waiting, e.g. one batch half for the other)."""
+    op used (cores x wall - ops: cores waiting, e.g. one batch half for the other). The fused
+    LSTM op runs its batch shards on as many cores at once: its time counts that many times."""
+    cores = len(os.sched_getaffinity(0))
     options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
     busy, by_type, walls, ops = collections.Counter(), collections.Counter(), [], 0
     for feed in b.feeds[:steps]:
@@ -259,10 +261,13 @@ def timeline(b, steps):
                       - min(n.all_start_micros for n in nodes)) / 1000)
         for n in nodes:
             op_type = n.timeline_label.partition("= ")[2].partition("(")[0] or n.node_name
-            busy[category(op_type)] += n.all_end_rel_micros / 1000
-            by_type[op_type] += n.all_end_rel_micros / 1000
+            width = 1
+            if op_type.startswith("FusedLstm"):
+                width = min(cores, b.sess.graph.get_operation_by_name(n.node_name)
+                            .get_attr("shards"))
+            busy[category(op_type)] += width * n.all_end_rel_micros / 1000
+            by_type[op_type] += width * n.all_end_rel_micros / 1000
         ops += len(nodes)
-    cores = len(os.sched_getaffinity(0))
     per_step = {k: v / steps for k, v in busy.most_common()}
     wall = statistics.fmean(walls)
     return {"wall_ms": wall, "cores": cores, "ops_per_step": ops / steps,

