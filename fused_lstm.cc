@@ -42,7 +42,6 @@ using tensorflow::shape_inference::InferenceContext;
 using tensorflow::shape_inference::ShapeHandle;
 
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Array = Eigen::Array<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Rows = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;  // rows of a buffer
 using ConstRows = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 using Vector = Eigen::Map<const Eigen::Array<float, 1, Eigen::Dynamic>>;
@@ -87,7 +86,8 @@ void for_each_shard(OpKernelContext* ctx, int64_t batch, int64_t shards, Fn shar
 // the kernel (gebp, as Eigen's general_matrix_matrix_product does) on it directly.
 // Column-major view, as Eigen's kernel sees it: out^T (rows, cols) += weights (rows, depth)
 // state^T (depth, cols), where cols are the shard's batch rows.
-template <int WeightOrder>  // Eigen::ColMajor: (rows, depth) at w[r + k * stride]; RowMajor: w[r * stride + k]
+// WeightOrder: Eigen::ColMajor, weights(r, k) at w[r + k * stride]; RowMajor, at w[r * stride + k]
+template <int WeightOrder>
 class PackedWeights {
   using Traits = Eigen::internal::gebp_traits<float, float>;
   using WeightMapper = Eigen::internal::const_blas_data_mapper<float, int64_t, WeightOrder>;
