@@ -19,6 +19,7 @@ import functools
 import io
 import math
 import os
+import re
 import shlex
 import sys
 import tokenize
@@ -124,8 +125,8 @@ def _read_config(source, name, partial=False):
     try:
         tree = ast.parse(source, name)
     except SyntaxError as e:
-        raise ConfigError(f"{name} line {e.lineno}: syntax error ({e.msg}); each line is "
-                          f"name = value, e.g. learning_rate = 0.001") from None
+        raise ConfigError(f"{name} line {e.lineno}: syntax error ({e.msg}); "
+                          f"{_syntax_fix(source, e.lineno)}") from None
     comments = {tok.start[0]: tok.string.lstrip("#").strip()
                 for tok in tokenize.generate_tokens(io.StringIO(source).readline)
                 if tok.type == tokenize.COMMENT}
@@ -161,6 +162,25 @@ def _read_config(source, name, partial=False):
     return found
 
 
+def _syntax_fix(source, lineno):
+    """The likely fix for a line of config.py that Python can't parse."""
+    lines = source.splitlines()
+    line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
+    key = re.match(r"\s*(\w+)\s*=", line)
+    key = key.group(1) if key else None
+    code = line.split("#")[0].strip()   # without its comment
+    if any(q in code for q in "\u201c\u201d\u2018\u2019"):   # pasted from a web page
+        fixed = code.translate(str.maketrans("\u201c\u201d\u2018\u2019", "\"\"''"))
+        return f"curly quotes; write straight ones: {fixed}"
+    comma = re.fullmatch(r"\s*(\w+)\s*=\s*(\d+),(\d+)\s*(#.*)?", line)
+    if comma:                                                  # 0,001: a decimal comma
+        return f"a decimal comma? Python writes a point: {comma[1]} = {comma[2]}.{comma[3]}"
+    if line[:1].isspace() and key:
+        return f"start the line at its first column: {code}"
+    example = f"{key} = {PUBLISHED[key]!r}" if key in PUBLISHED else "learning_rate = 0.001"
+    return f"each line is name = value, e.g. {example}"
+
+
 def _constant(key, node, text, where):
     """The value of `key = text` in config.py, of the key's published type, or ConfigError."""
     kind, published = kind_of(key), PUBLISHED[key]
@@ -168,11 +188,25 @@ def _constant(key, node, text, where):
     try:
         value = ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise ConfigError(f"{where}: {key} = {text} is not a plain value; write a number, a "
-                          f"quoted string, True, False or None, e.g. {example}") from None
+        name = node.id if isinstance(node, ast.Name) else None   # a bare word: the likely fixes
+        if name and name.lower() in ("true", "false", "none"):
+            fix = f"Python writes it with a capital: {key} = {name.capitalize()}"
+        elif name and kind is str:
+            fix = f"a string needs quotes: {key} = {name!r}"
+        else:
+            fix = f"write a number, a quoted string, True, False or None, e.g. {example}"
+        raise ConfigError(f"{where}: {key} = {text} is not a plain value; {fix}") from None
     if isinstance(value, tuple):
-        raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} (a stray comma?); "
-                          f"write one value: {example}")
+        digits = text.replace(" ", "")
+        if kind is float and re.fullmatch(r"\d+,\d+", digits):             # 0,5
+            why = "a decimal comma?"
+            fix = f"Python writes a point: {key} = {digits.replace(',', '.')}"
+        elif kind is int and re.fullmatch(r"\d{1,3}(,\d{3})+", digits):   # 10,000
+            why = "a thousands separator?"
+            fix = f"write {key} = {digits.replace(',', '_')}"
+        else:
+            why, fix = "a stray comma?", f"write one value: {example}"
+        raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} ({why}); {fix}")
     if kind is int and isinstance(value, float) and value.is_integer():
         raise ConfigError(f"{where}: {key} = {text} is a float where an integer belongs; "
                           f"write {key} = {int(value)}")
