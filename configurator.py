@@ -255,11 +255,26 @@ def _typed(kind, optional):
         try:
             return float(text) if kind is float else int(text)
         except ValueError:
+            meant = _number_meant(text, kind)
             raise argparse.ArgumentTypeError(
                 f"expects {'a number' if kind is float else 'an integer'}"
-                f"{' or None' if optional else ''}, got {text!r}") from None
+                f"{' or None' if optional else ''}, got {text!r}"
+                + (f"; write {meant}" if meant else "")) from None
     convert.__name__ = kind.__name__
     return convert
+
+
+def _number_meant(text, kind):
+    """The number a --key value that Python can't read likely meant (0,5 1,000 1e3), or None."""
+    if kind is float and re.fullmatch(r"\d+,\d+", text):            # a decimal comma
+        return text.replace(",", ".")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", text):                      # a thousands separator
+        return text.replace(",", "")
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return str(int(value)) if kind is int and value.is_integer() else None   # 1e3, 500.0
 
 
 def config_parser(prog="train_rnn.py", description=None, choices=None, editions=False):
