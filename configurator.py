@@ -172,9 +172,10 @@ def _syntax_fix(source, lineno):
     if any(q in code for q in "\u201c\u201d\u2018\u2019"):   # pasted from a web page
         fixed = code.translate(str.maketrans("\u201c\u201d\u2018\u2019", "\"\"''"))
         return f"curly quotes; write straight ones: {fixed}"
-    comma = re.fullmatch(r"\s*(\w+)\s*=\s*(\d+),(\d+)\s*(#.*)?", line)
-    if comma:                                                  # 0,001: a decimal comma
-        return f"a decimal comma? Python writes a point: {comma[1]} = {comma[2]}.{comma[3]}"
+    if key in PUBLISHED and "," in code:                       # 0,001: leading zeros
+        meant, why = _number_meant(code.partition("=")[2], kind_of(key))
+        if meant:
+            return f"{why} write {key} = {meant}"
     if line[:1].isspace() and key:
         return f"start the line at its first column: {code}"
     example = f"{key} = {PUBLISHED[key]!r}" if key in PUBLISHED else "learning_rate = 0.001"
@@ -197,16 +198,10 @@ def _constant(key, node, text, where):
             fix = f"write a number, a quoted string, True, False or None, e.g. {example}"
         raise ConfigError(f"{where}: {key} = {text} is not a plain value; {fix}") from None
     if isinstance(value, tuple):
-        digits = text.replace(" ", "")
-        if kind is float and re.fullmatch(r"\d+,\d+", digits):             # 0,5
-            why = "a decimal comma?"
-            fix = f"Python writes a point: {key} = {digits.replace(',', '.')}"
-        elif kind is int and re.fullmatch(r"\d{1,3}(,\d{3})+", digits):   # 10,000
-            why = "a thousands separator?"
-            fix = f"write {key} = {digits.replace(',', '_')}"
-        else:
-            why, fix = "a stray comma?", f"write one value: {example}"
-        raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} ({why}); {fix}")
+        meant, why = _number_meant(text, kind)   # 0,5 or 10,000; else a stray comma
+        fix = f"write {key} = {meant}" if meant else f"write one value: {example}"
+        raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} "
+                          f"({why or 'a stray comma?'}); {fix}")
     if kind is int and isinstance(value, float) and value.is_integer():
         raise ConfigError(f"{where}: {key} = {text} is a float where an integer belongs; "
                           f"write {key} = {int(value)}")
@@ -255,7 +250,7 @@ def _typed(kind, optional):
         try:
             return float(text) if kind is float else int(text)
         except ValueError:
-            meant = _number_meant(text, kind)
+            meant, _ = _number_meant(text, kind)
             raise argparse.ArgumentTypeError(
                 f"expects {'a number' if kind is float else 'an integer'}"
                 f"{' or None' if optional else ''}, got {text!r}"
@@ -265,16 +260,21 @@ def _typed(kind, optional):
 
 
 def _number_meant(text, kind):
-    """The number a --key value that Python can't read likely meant (0,5 1,000 1e3), or None."""
-    if kind is float and re.fullmatch(r"\d+,\d+", text):            # a decimal comma
-        return text.replace(",", ".")
-    if re.fullmatch(r"\d{1,3}(,\d{3})+", text):                      # a thousands separator
-        return text.replace(",", "")
+    """The number that a value Python reads as something else likely meant, and why: 0,5 -> 0.5
+    (a decimal comma), 10,000 -> 10000 (a thousands separator), 1e3 -> 1000 where an integer
+    belongs; (None, None) if none."""
+    text = text.replace(" ", "")
+    if kind is float and re.fullmatch(r"\d+,\d+", text):
+        return text.replace(",", "."), "a decimal comma?"
+    if kind is int and re.fullmatch(r"\d{1,3}(,\d{3})+", text):
+        return text.replace(",", ""), "a thousands separator?"
     try:
         value = float(text)
     except ValueError:
-        return None
-    return str(int(value)) if kind is int and value.is_integer() else None   # 1e3, 500.0
+        return None, None
+    if kind is int and value.is_integer():
+        return str(int(value)), "a float where an integer belongs"
+    return None, None
 
 
 def config_parser(prog="train_rnn.py", description=None, choices=None, editions=False):

@@ -59,15 +59,15 @@ def line_of(text):
      "config.py line {cell}: cell = gru is not a plain value; a string needs quotes: "
      "cell = 'gru'"),
     ("learning_rate = 0.001 ", "learning_rate = 0,5 ",
-     "config.py line {lr}: learning_rate = 0,5 is a tuple, (0, 5) (a decimal comma?); Python "
-     "writes a point: learning_rate = 0.5"),
+     "config.py line {lr}: learning_rate = 0,5 is a tuple, (0, 5) (a decimal comma?); write "
+     "learning_rate = 0.5"),
     ("learning_rate = 0.001 ", "learning_rate = 0,001 ",
      "config.py line {lr}: syntax error (leading zeros in decimal integer literals are not "
-     "permitted; use an 0o prefix for octal integers); a decimal comma? Python writes a point: "
+     "permitted; use an 0o prefix for octal integers); a decimal comma? write "
      "learning_rate = 0.001"),
     ("training_steps = 10000", "training_steps = 10,000",
      "config.py line {ts}: training_steps = 10,000 is a tuple, (10, 0) (a thousands "
-     "separator?); write training_steps = 10_000"),
+     "separator?); write training_steps = 10000"),
     ("training_steps = 10000", "training_steps = 12,5",
      "config.py line {ts}: training_steps = 12,5 is a tuple, (12, 5) (a stray comma?); write "
      "one value: training_steps = 10000"),
