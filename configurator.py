@@ -199,6 +199,8 @@ def _constant(key, node, text, where):
         raise ConfigError(f"{where}: {key} = {text} is not a plain value; {fix}") from None
     if isinstance(value, tuple):
         meant, why = _number_meant(text, kind)   # 0,5 or 10,000; else a stray comma
+        if not meant and len(value) == 1 and fits(key, value[0]):   # 400, -> 400
+            example = f"{key} = {value[0]!r}"
         fix = f"write {key} = {meant}" if meant else f"write one value: {example}"
         raise ConfigError(f"{where}: {key} = {text} is a tuple, {value!r} "
                           f"({why or 'a stray comma?'}); {fix}")

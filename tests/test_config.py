@@ -68,6 +68,9 @@ def line_of(text):
     ("training_steps = 10000", "training_steps = 10,000",
      "config.py line {ts}: training_steps = 10,000 is a tuple, (10, 0) (a thousands "
      "separator?); write training_steps = 10000"),
+    ("training_steps = 10000", "training_steps = 400,",
+     "config.py line {ts}: training_steps = 400, is a tuple, (400,) (a stray comma?); write "
+     "one value: training_steps = 400"),
     ("training_steps = 10000", "training_steps = 12,5",
      "config.py line {ts}: training_steps = 12,5 is a tuple, (12, 5) (a stray comma?); write "
      "one value: training_steps = 10000"),
