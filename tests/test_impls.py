@@ -34,6 +34,13 @@ def numpy_loss(x, y, kernel, bias, w_out, b_out, forget_bias=1.0):
     return np.mean(log_z - (y * logits).sum(1))
 
 
+def oracle(weights, x, y, forget_bias=1.0):
+    """numpy_loss of a batch with the variables of `weights` ({name: float32 array})."""
+    return numpy_loss(x.astype(np.float64), y, *(weights[k].astype(np.float64) for k in
+                                                  ("kernel", "bias", "w_out", "b_out")),
+                      forget_bias=forget_bias)
+
+
 @pytest.fixture(scope="module")
 def weights_and_batch(_mnist_loaded):
     mnist, _ = _mnist_loaded      # test images only: no batch state involved
@@ -78,11 +85,10 @@ def test_trainable_variables_are_the_tutorials():
 @pytest.mark.parametrize("impl", SAME_MATH)
 def test_basic_and_impl_equal_the_numpy_lstm(impl, weights_and_batch):
     weights, x, y = weights_and_batch
-    oracle = numpy_loss(x.astype(np.float64), y, *(weights[k].astype(np.float64)
-                                                   for k in ("kernel", "bias", "w_out", "b_out")))
+    expected = oracle(weights, x, y)
     (basic_loss, basic_grads), = loss_and_grads("basic", weights, [(x, y)])
     (loss, grads), = loss_and_grads(impl, weights, [(x, y)])
-    assert abs(basic_loss - oracle) < 1e-5 and abs(loss - oracle) < 1e-5
+    assert abs(basic_loss - expected) < 1e-5 and abs(loss - expected) < 1e-5
     assert abs(basic_loss - loss) < 1e-5
     for name in basic_grads:
         assert np.abs(basic_grads[name]).max() > 1e-3, name      # a gradient that is there
@@ -101,9 +107,8 @@ def test_odd_sizes_equal_the_numpy_lstm(weights_and_batch):
     batches = [(images[:rows], labels[:rows]) for rows in (5, 1)]
     basic, fused = (loss_and_grads(impl, weights, batches) for impl in ("basic", "fused"))
     for (x, y), (basic_loss, basic_grads), (loss, grads) in zip(batches, basic, fused):
-        oracle = numpy_loss(x.astype(np.float64), y, *(weights[k].astype(np.float64)
-                                                       for k in ("kernel", "bias", "w_out", "b_out")))
-        assert abs(loss - oracle) < 1e-5 and abs(basic_loss - oracle) < 1e-5, len(x)
+        expected = oracle(weights, x, y)
+        assert abs(loss - expected) < 1e-5 and abs(basic_loss - expected) < 1e-5, len(x)
         for name in basic_grads:
             np.testing.assert_allclose(grads[name], basic_grads[name], atol=1e-4, rtol=0,
                                        err_msg=f"{name}, {len(x)} rows")
@@ -112,8 +117,7 @@ def test_odd_sizes_equal_the_numpy_lstm(weights_and_batch):
 def test_numpy_oracle_sees_a_changed_forget_bias(weights_and_batch):
     """The oracle is sensitive to what we compare: forget_bias changes the loss."""
     weights, x, y = weights_and_batch
-    args = [weights[k].astype(np.float64) for k in ("kernel", "bias", "w_out", "b_out")]
-    assert abs(numpy_loss(x, y, *args) - numpy_loss(x, y, *args, forget_bias=0.0)) > 1e-3
+    assert abs(oracle(weights, x, y) - oracle(weights, x, y, forget_bias=0.0)) > 1e-3
 
 
 def test_300_steps_trajectories_agree(mnist_dir):
