@@ -20,6 +20,7 @@ import configurator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BANDS_DIR = os.path.join(HERE, "bands")
+COMMITTED_BANDS_DIR = os.path.join(HERE, "reference", "bands")   # edited configs' bands, kept
 REFERENCE_BAND = os.path.join(HERE, "reference", "seed_band.json")
 REFERENCE_LOG = os.path.join(HERE, "reference", "tutorial_output.log")
 EDITIONS_REFERENCE = os.path.join(HERE, "reference", "editions")
@@ -133,10 +134,11 @@ def command_config(command):
 
 
 def all_bands():
-    """Every band file the store holds: the tutorial's, the other editions', then
-    bands/*/band.json."""
+    """Every band file the store holds: the tutorial's, the other editions', the edited configs'
+    committed under reference/bands/, then bands/*/band.json."""
     return [REFERENCE_BAND] + [edition_band(name)[0] for name in editions()
                                if name != TUTORIAL_EDITION] \
+        + sorted(glob.glob(os.path.join(COMMITTED_BANDS_DIR, "*", "band.json"))) \
         + sorted(glob.glob(os.path.join(BANDS_DIR, "*", "band.json")))
 
 

@@ -9,23 +9,13 @@ many seeds of the run's own config: its seed band, which make_band.py makes and 
 (the tutorial's is reference/seed_band.json). A run with an edited config.py is judged by the
 band of that config, with the seeds' mean as the reference when no log was published for it;
 a run stopped or cut short is judged on the band's steps that it has.
-The rule, stated once here and in the README:
-
-    A point (the minibatch loss or the training accuracy at one display step) is inside when it
-    lies in the seeds' 95% prediction interval for one more run, mean +- t * s * sqrt(1 + 1/n)
-    (n seeds, s their standard deviation at that step, t Student's 97.5% quantile with n - 1
-    degrees of freedom), widened by half the last printed digit. A run is consistent with the
-    tutorial when at least 80% of its points are inside (MIN_INSIDE), its mean lead over the
-    seeds' mean is at most 0.65 standard deviations either way (MAX_DRIFT, see drift()), and
-    its final 128-image test accuracy is inside its own such interval, widened by half an
-    image's share (1 / 256: it counts images) instead of the printing's rounding.
-    With --against, two runs are compared the same way: their difference at each point must lie
-    within t * s * sqrt(2), the spread of the difference of two runs, at 80% of the points; the
-    mean lead of one over the other, in units of s * sqrt(2), at most 0.65; and the final
-    accuracies' difference within its interval.
-
-Where the seeds agree to the printed digit (every seed at accuracy 1.000, say), their spread is
-0; the printing's rounding is the spread there.
+The rule (lstm_mnist/rule.py) takes every limit from the band's own seeds at exactly the steps
+judged, so a run of 400 steps is judged as fairly as a full one: the points outside the seeds'
+95% prediction intervals, counted against what the seeds themselves show; the mean lead over
+the seeds' mean, against the spread of the seeds' own leads; the final test accuracy as a count
+of wrong images, against a count model fitted to the seeds'. With --against, the same on the
+two runs' differences. Each verdict line says its limit and where it came from, and a '#' line
+says how often this rule rejects the band's own seeds at those steps.
 
 Exit status: 0 consistent, 1 not consistent (a diverged run included), 2 cannot judge: bad
 input, or no band for the run's config (the message prints the command that makes it).
@@ -37,27 +27,18 @@ import json
 import math
 import os
 import re
+import shlex
 import sys
+
+import numpy as np
 
 import bands
 import configurator
 from bands import NOT_THE_MODEL, REFERENCE_BAND, REFERENCE_LOG
+from lstm_mnist import rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Share of points that must be inside (or, --against, agree). Each point alone is inside 95% of
-# the time, but the points of one run are correlated (a slow seed is slow at every step), so
-# the share varies from run to run. Chosen on the 20 band seeds and on runs made to differ
-# (reference/power_runs: learning rate x2 and x1/2, 64 and 256 hidden units), see the README:
-# genuine runs had 90-97% inside alone and 87-100% in pairs; the runs that differ had at most 72%
-# alone. 80% lies in that gap; error_rates in the band file holds the rates.
-MIN_INSIDE = 0.80
-# Largest mean lead or lag allowed, in standard deviations (see drift()). Points inside their
-# intervals can still all lean one way: 256 hidden units learn a little faster at every step,
-# inside the intervals at about 70% of points alone and at up to 92% against a genuine seed. The
-# mean signed difference sees it. Chosen on the same runs: genuine runs drifted at most 0.45
-# alone and 0.59 in pairs; the runs that differ at least 1.43 alone and 0.72 against a seed.
-MAX_DRIFT = 0.65
 # half of the last digit each value is printed with: the rounding every log carries ("iter":
 # the January 2017 edition's lines, with more digits)
 ROUNDING = {"step": {"loss": 0.00005, "accuracy": 0.0005},
@@ -155,23 +136,36 @@ def read_log(path, complete=True, batch_size=128):
 
 
 def read_band(path):
+    """A band file, checked: its steps, seeds and each seed's values (which the rule needs)."""
     try:
         with open(path) as f:
             band = json.load(f)
-        band["steps"], band["seeds"], band["loss"]["std"], band["test_accuracy"]["mean"]
+        band["steps"], band["seeds"], band["loss"]["mean"], band["test_accuracy"]["mean"]
     except OSError as e:
         raise LogError(f"{path}: cannot read the band ({e.strerror}); make it with "
                        "python make_band.py") from None
     except (ValueError, KeyError, TypeError):
         raise LogError(f"{path}: not a seed band file; make it with python make_band.py") from None
-    if len(band["seeds"]) < 2:
-        raise LogError(f"{path}: a band needs at least 2 seeds, it has {len(band['seeds'])}; "
+    if len(band["seeds"]) < 4:
+        raise LogError(f"{path}: a band needs at least 4 seeds, it has {len(band['seeds'])}; "
                        "make it again with python make_band.py --seeds 10")
+    if "seed_values" not in band:
+        raise LogError(f"{path}: made by an older make_band.py, without its seeds' values; make "
+                       f"it again with: {shlex.join(['python', 'make_band.py', *band_command(band)])}"
+                       " (the seeds' logs are kept: nothing trains again)")
     return band
 
 
+def band_command(band):
+    """make_band.py's arguments that made `band` (for the band of the run's config)."""
+    args = band.get("train_args", [])
+    edition = args[:1] if args and not args[0].startswith("-") else []
+    rest = args[len(edition):]
+    return [*edition, "--seeds", str(len(band["seeds"])), *(["--", *rest] if rest else [])]
+
+
 # ---------------------------------------------------------------------------------------------
-# The band as intervals, and the verdict
+# The band as the rule sees it, and the verdict
 
 def percentile(values, q):
     """The q-th percentile with linear interpolation (numpy's default), in plain Python."""
@@ -190,149 +184,61 @@ def summarize(values):
             "p2.5": percentile(values, 2.5), "p97.5": percentile(values, 97.5)}
 
 
-def t975(df):
-    """Student's t 97.5% quantile: a table up to 5 degrees of freedom, then the Cornish-Fisher
-    expansion (Abramowitz & Stegun 26.7.5), within 0.002 from df = 6 on."""
-    if df < 6:
-        return {1: 12.7062, 2: 4.3027, 3: 3.1824, 4: 2.7764, 5: 2.5706}[df]
-    z = 1.959964
-    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
+def test_len(band):
+    return bands.band_config(band)["test_len"]
 
 
-def interval(mean, std, n, rounding, against=False):
-    """The rule's interval: half-width of one more run around the seeds' mean (or, `against`,
-    the allowed difference of two runs), widened by the printing's rounding."""
-    spread = math.sqrt(2) if against else math.sqrt(1 + 1 / n)
-    half = t975(n - 1) * std * spread + rounding
-    return mean - half, mean + half
+def wrong_images(accuracy, test_len):
+    """The count of wrong images that a final test accuracy over test_len images stands for."""
+    return round(test_len * (1 - accuracy))
 
 
-def rounding(band):
-    """How finely each value of a band's logs is resolved: half the last printed digit of the
-    loss and the training accuracy (ROUNDING); half of one image's share, 1 / (2 * test_len), for
-    the final test accuracy, which counts correct images (the continuity correction)."""
-    test_len = bands.band_config(band)["test_len"]
-    return dict(ROUNDING[band.get("format", "step")], test_accuracy=0.5 / test_len)
-
-
-def band_intervals(band, key, against=False):
-    """Per display step, the rule's interval for `key` (loss or accuracy)."""
-    n = len(band["seeds"])
-    return [interval(m, s, n, rounding(band)[key], against)
-            for m, s in zip(band[key]["mean"], band[key]["std"])]
-
-
-def drift(run, band, against=None):
-    """The run's mean lead over the seeds' mean (or over the other run), in standard deviations:
-    the average over the display steps but step 1 (which shows the initial weights, not the
-    training) of (mean - value) / (s * sqrt(1 + 1/n)) for the loss and (value - mean) / (same)
-    for the accuracy; with `against`, of the difference to the other run over s * sqrt(2).
-    Positive: learning faster than the seeds (or the other run). Where the seeds' spread is 0
-    (they agree to the printed digit), the rounding stands for it. Needs a step after step 1."""
-    n = len(band["seeds"])
-    spread = math.sqrt(2) if against is not None else math.sqrt(1 + 1 / n)
-    leads = []
-    for key, sign in (("loss", -1), ("accuracy", 1)):
-        others = against[key] if against is not None else band[key]["mean"]
-        floor = rounding(band)[key]
-        for step, value, other, std in zip(run["steps"], run[key], others, band[key]["std"]):
-            if step != 1:
-                leads.append(sign * (value - other) / (max(std, floor) * spread))
-    return sum(leads) / len(leads)
-
-
-def share_inside(run, band):
-    """The share of the run's points inside the band's intervals."""
-    _, marks, _ = verdict(run, band)
-    return sum(map(sum, marks.values())) / sum(map(len, marks.values()))
-
-
-def at_steps(band, steps):
-    """The band at `steps`, some of its display steps: those a run has (a run stopped or cut
-    short, or a run of another edition, whose display steps are other ones)."""
+def seeds_at(band, steps, final=True):
+    """The band's seeds at `steps` (some of its display steps) as the rule takes them; with their
+    final counts of wrong images when `final` (the final accuracy is judged)."""
     keep = [band["steps"].index(s) for s in steps]
-    cut = dict(band, steps=list(steps), test_step=band["steps"][-1])
-    for key in ("loss", "accuracy"):
-        cut[key] = {stat: [values[i] for i in keep] for stat, values in band[key].items()}
-    return cut
+    values = band["seed_values"]
+    points = np.array([[[seed[i] for i in keep] for seed in values[key]]
+                       for key in ("loss", "accuracy")]).transpose(1, 0, 2)   # (n, 2, k)
+    n = test_len(band)
+    wrong = (np.array([wrong_images(a, n) for a in values["test_accuracy"]]) if final
+             else None)
+    fmt = band.get("format", "step")
+    return rule.Seeds(tuple(steps), points, wrong, n,
+                      (ROUNDING[fmt]["loss"], ROUNDING[fmt]["accuracy"]))
 
 
 def points_at(log, steps):
-    """A log's points at `steps`, some of its display steps."""
+    """A log's points at `steps` (some of its display steps): (2, k), loss then accuracy."""
     keep = [log["steps"].index(s) for s in steps]
-    return dict(log, steps=list(steps), **{key: [log[key][i] for i in keep]
-                                           for key in ("loss", "accuracy")})
+    return np.array([[log[key][i] for i in keep] for key in ("loss", "accuracy")])
 
 
-def verdict(run, band, against=None, judge_test=True, name="the tutorial"):
-    """Judge `run` by the rule in the module docstring.
-
-    Against the band (default): each point must lie in its interval. Against another run
-    (`against`): each point must differ from that run's by no more than the spread of the
-    difference of two seeds. `judge_test`: False for a run that stops before the band's last
-    step, whose final test accuracy is not the band's to judge. `name`: what the band stands
-    for, in the verdict ("consistent with the tutorial").
+def verdict(run, band, steps, final=True, against=None, name="the tutorial"):
+    """Judge `run` (a parsed log) by the rule against `band` at `steps`, or, `against`, with
+    another run of its config. `final`: the final test accuracy is judged (the runs end where
+    the band's seeds did).
 
     Returns:
-        (consistent: bool, marks: {key: [bool per step]}, lines: list of verdict text lines)
+        (rule.Verdict, the verdict's lines: one a check, then "consistent with ..." or
+        "not consistent: ...")
     """
-    marks, inside, total = {}, 0, 0
-    for key in ("loss", "accuracy"):
-        if against is None:
-            ok = [lo <= v <= hi for v, (lo, hi) in zip(run[key], band_intervals(band, key))]
-        else:
-            ok = [abs(v - w) <= (hi - lo) / 2 for v, w, (lo, hi)
-                  in zip(run[key], against[key], band_intervals(band, key, against=True))]
-        marks[key] = ok
-        inside, total = inside + sum(ok), total + len(ok)
-    t = band["test_accuracy"]
-    lo, hi = interval(t["mean"], t["std"], len(band["seeds"]), rounding(band)["test_accuracy"],
-                      against is not None)
-    if not judge_test:
-        test_ok = True
-        test_line = (f"final test accuracy: not judged (the band's is at step "
-                     f"{band.get('test_step', band['steps'][-1])}, this comparison stops at "
-                     f"step {run['steps'][-1]})")
-    elif against is None:
-        test_ok = lo <= run["test_accuracy"] <= hi
-        test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f}, "
-                     f"interval {lo:.4f} .. {hi:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
-    else:
-        diff = abs(run["test_accuracy"] - against["test_accuracy"])
-        test_ok = diff <= (hi - lo) / 2
-        test_line = (f"final test accuracy (first 128 images): {run['test_accuracy']:.4f} vs "
-                     f"{against['test_accuracy']:.4f}, difference {diff:.4f}, allowed "
-                     f"{(hi - lo) / 2:.4f} -> {'inside' if test_ok else 'OUTSIDE'}")
-    share = inside / total
+    seeds = seeds_at(band, steps, final)
+    n = test_len(band)
+    wrong = wrong_images(run["test_accuracy"], n) if final else None
     if against is None:
-        lines = [f"points inside the band: {inside} of {total} ({share:.0%}; the rule needs "
-                 f"{MIN_INSIDE:.0%})", test_line]
+        judged = rule.judge(points_at(run, steps), seeds, wrong)
     else:
-        lines = [f"points where the two runs differ by no more than two seeds do: {inside} of "
-                 f"{total} ({share:.0%}; the rule needs {MIN_INSIDE:.0%})", test_line]
-    lead = drift(run, band, against)
-    drift_ok = abs(lead) <= MAX_DRIFT
-    lines.insert(1, f"mean lead over {'the other run' if against else 'the seeds'}: {lead:+.2f} "
-                    f"sd (the rule allows +-{MAX_DRIFT}) -> {'inside' if drift_ok else 'OUTSIDE'}")
-    why = []
-    if share < MIN_INSIDE:
-        outside = [s for key in marks for s, ok in zip(run["steps"], marks[key]) if not ok]
-        why.append(f"{total - inside} of {total} points outside the band "
-                   f"(from step {min(outside)})" if against is None else
-                   f"the runs differ by more than two seeds do at {total - inside} of {total} "
-                   f"points (from step {min(outside)})")
-    if not drift_ok:
-        why.append(f"{'ahead of' if lead > 0 else 'behind'} "
-                   f"{'the seeds' if against is None else 'the other run'} by {abs(lead):.2f} sd "
-                   "on average")
-    if not test_ok:
-        why.append("final test accuracy outside its band" if against is None else
-                   "final test accuracies differ by more than two seeds' do")
-    lines.append(f"consistent with {name}" if not why and against is None else
-                 "consistent with the other run" if not why else
-                 "not consistent: " + "; ".join(why))
-    return not why, marks, lines
+        judged = rule.judge_pair(points_at(run, steps), points_at(against, steps), seeds, wrong,
+                                 wrong_images(against["test_accuracy"], n) if final else None)
+    lines = [check.line for check in judged.checks]
+    if not final:
+        lines.append(f"final test accuracy: not judged (the band's is at step "
+                     f"{band['steps'][-1]}, this comparison stops at step {steps[-1]})")
+    other = "the other run" if against is not None else name
+    lines.append(f"consistent with {other}" if judged.consistent else
+                 f"not consistent: {judged.why}")
+    return judged, lines
 
 
 def shared_steps(logs, band):
@@ -358,23 +264,43 @@ def judge(run, band, name="the band"):
     """verdict() of `run` against `band` on the steps they share (shared_steps).
     Returns (consistent, verdict lines, the steps judged)."""
     steps, full = shared_steps([run], band)
-    consistent, _, lines = verdict(points_at(run, steps), at_steps(band, steps),
-                                   judge_test=full, name=name)
-    return consistent, lines, steps
+    judged, lines = verdict(run, band, steps, full, name=name)
+    return judged.consistent, lines, steps
 
 
-def table(run, ref, band, marks, against=False, ref_label="reference"):
+def how_sure(band, steps, final, against=False):
+    """A '#' line: how often this rule rejects the band's own seeds at `steps` (each seed against
+    the others; with `against`, each pair of seeds), and the highest rate so few trials can't
+    rule out; when the rate is over 5%, a caution and the command that makes a better band."""
+    rates = rule.error_rates(seeds_at(band, steps, final), pairs=against)
+    if against:
+        rejected, total = len(rates.pairs), rates.pair_count
+        what = f"{rejected} of its {total} pairs of seeds, each pair judged against the rest"
+    else:
+        rejected, total = len(rates.single), rates.singles
+        what = f"{rejected} of its {total} seeds, each judged against the others"
+    line = (f"# how sure: at these {len(steps)} display steps this rule rejects {what} (so few "
+            f"can't rule out a rate of {rule.upper_bound(rejected, total):.0%} for genuine runs)")
+    if rejected > 0.05 * total:
+        more = dict(band, seeds=[0] * max(20, 2 * len(band["seeds"])))
+        line += (". Caution: a verdict against this band is weak evidence; more seeds make a band"
+                 f" that judges better: python make_band.py {shlex.join(band_command(more))}")
+    return line
+
+
+def table(run, ref, seeds, judged, against=False, ref_label="reference"):
     """Side-by-side rows, '*' where the run falls outside. Against the band: the reference's
     numbers, the run's and the band's interval; `against`: the run's, the other run's, their
     difference and the interval of the difference of two runs."""
+    marks = {key: judged.inside[i] for i, key in enumerate(("loss", "accuracy"))}
     if against:
-        spans = [band_intervals(band, key, against=True) for key in ("loss", "accuracy")]
+        half = rule.half_widths(seeds, pair=True)
         head = (f"{'step':>6} | {'this run':>15} | {'other run':>15} | {'difference':>17} | "
                 f"{'allowed difference':>20}")
         sub = (f"{'':>6} | {'loss':>8} {'acc':>6} | {'loss':>8} {'acc':>6} | {'loss':>9} "
                f"{'acc':>7} | {'loss':>9} {'acc':>10}")
     else:
-        spans = [band_intervals(band, key) for key in ("loss", "accuracy")]
+        lo, hi = rule.intervals(seeds)
         head = (f"{'step':>6} | {ref_label:>15} | {'this run':>15} | "
                 f"{'band: 95% interval for one run':>31}")
         sub = (f"{'':>6} | {'loss':>8} {'acc':>6} | {'loss':>8} {'acc':>6} | "
@@ -382,18 +308,17 @@ def table(run, ref, band, marks, against=False, ref_label="reference"):
     rows = [head, sub, "-" * len(head)]
     for i, step in enumerate(run["steps"]):
         mark = {key: " " if marks[key][i] else "*" for key in marks}
-        (llo, lhi), (alo, ahi) = spans[0][i], spans[1][i]
         if against:
             dl, da = run["loss"][i] - ref["loss"][i], run["accuracy"][i] - ref["accuracy"][i]
             rows.append(f"{step:>6} | {run['loss'][i]:>8.4f} {run['accuracy'][i]:>6.3f} | "
                         f"{ref['loss'][i]:>8.4f} {ref['accuracy'][i]:>6.3f} | "
                         f"{dl:>+8.4f}{mark['loss']} {da:>+6.3f}{mark['accuracy']} | "
-                        f"+-{(lhi - llo) / 2:>7.4f} {'+-':>4}{(ahi - alo) / 2:>6.3f}")
+                        f"+-{half[0, i]:>7.4f} {'+-':>4}{half[1, i]:>6.3f}")
         else:
             rows.append(f"{step:>6} | {ref['loss'][i]:>8.4f} {ref['accuracy'][i]:>6.3f} | "
                         f"{run['loss'][i]:>7.4f}{mark['loss']} {run['accuracy'][i]:>5.3f}"
-                        f"{mark['accuracy']} | {llo:>6.3f} .. {lhi:<6.3f} {alo:>5.3f} .. "
-                        f"{ahi:<5.3f}")
+                        f"{mark['accuracy']} | {lo[0, i]:>6.3f} .. {hi[0, i]:<6.3f} "
+                        f"{lo[1, i]:>5.3f} .. {hi[1, i]:<5.3f}")
     return "\n".join(rows)
 
 
@@ -403,10 +328,12 @@ def plot(path, run, ref, band, run_name, ref_name):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    seeds = seeds_at(band, band["steps"], final=False)
+    lows, highs = rule.intervals(seeds)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, key, label in zip(axes, ("loss", "accuracy"), ("minibatch loss", "training accuracy")):
-        lo, hi = zip(*band_intervals(band, key))
-        ax.fill_between(band["steps"], lo, hi, color="tab:blue", alpha=0.18,
+    for i, (ax, key, label) in enumerate(zip(axes, ("loss", "accuracy"),
+                                             ("minibatch loss", "training accuracy"))):
+        ax.fill_between(band["steps"], lows[i], highs[i], color="tab:blue", alpha=0.18,
                         label=f"95% interval for one run, from {len(band['seeds'])} seeds")
         ax.plot(band["steps"], band[key]["mean"], color="tab:blue", lw=0.8, ls=":",
                 label="seed mean" + (" (the reference)" if ref is None else ""))
@@ -428,24 +355,6 @@ def plot(path, run, ref, band, run_name, ref_name):
         plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def band_caution(band, against=False):
-    """A '#' line when the band's own seeds fail this rule more often than 5% (its measured
-    error_rates: single runs, or pairs for --against), else None. The thresholds were chosen on
-    the tutorial's 51 display steps and 20 seeds; a band of few steps or seeds may not hold them."""
-    rates = band.get("error_rates")
-    if not rates:
-        return None
-    share, kind = ((rates["pairs_rejected"], f"{len(rates['pairs_rejected_seeds'])} of its "
-                    f"{rates['pairs']} pairs of seeds") if against else
-                   (rates["single_run_rejected"], f"{len(rates['single_runs_rejected'])} of its "
-                    f"own {rates['single_runs']} seeds"))
-    if share <= 0.05:
-        return None
-    return (f"# caution: by this rule the band rejects {kind} ({share:.0%}), genuine runs; a "
-            "verdict against it is weak evidence. More seeds (make_band.py --seeds 20) or more "
-            "display steps (a smaller display_step) make a band that judges better")
 
 
 def advice(differs, band):
@@ -550,16 +459,11 @@ def main(argv=None):
     except LogError as e:
         parser.exit(2, f"compare_log.py: error: {e}\n")
 
-    cut = at_steps(band, steps)
-    run_k = points_at(run, steps)
-    ref_k = points_at(ref, steps) if ref else dict(
-        steps=cut["steps"], loss=cut["loss"]["mean"], accuracy=cut["accuracy"]["mean"])
     differs = bands.model_differences(run_cfg, band_cfg)
     name = ("the tutorial" if ref_name == "tutorial" else
             f"the {band_edition} edition" if band_edition not in (None, bands.TUTORIAL_EDITION)
             else "this band" if differs else "the band of its config")
-    consistent, marks, lines = verdict(run_k, cut, ref_k if args.against else None,
-                                       judge_test=full, name=name)
+    judged, lines = verdict(run, band, steps, full, other if args.against else None, name)
     if steps != band["steps"]:
         lines[-1] += (f" (judged on steps {steps[0]}..{steps[-1]}: {len(steps)} of the band's "
                       f"{len(band['steps'])} display steps)")
@@ -578,19 +482,24 @@ def main(argv=None):
         if other := bands.model_differences(cfg, band_cfg):   # e.g. another cell
             print(f"# note: {path} is not the band's model ({', '.join(other)}); the allowed "
                   "spread is that of the band's seeds")
-    print(table(run_k, ref_k, cut, marks, against=bool(args.against),
+    run_k = dict(run, steps=steps, **dict(zip(("loss", "accuracy"), points_at(run, steps))))
+    ref_k = (dict(ref, steps=steps, **dict(zip(("loss", "accuracy"), points_at(ref, steps))))
+             if ref else dict(steps=steps, loss=[band["loss"]["mean"][band["steps"].index(s)]
+                                                 for s in steps],
+                              accuracy=[band["accuracy"]["mean"][band["steps"].index(s)]
+                                        for s in steps]))
+    print(table(run_k, ref_k, seeds_at(band, steps, full), judged, against=bool(args.against),
                 ref_label="seeds' mean" if ref is None else "reference"))
     print()
     print("\n".join(lines))
-    caution = band_caution(band, bool(args.against))
-    if caution:
-        print(caution)
-    if not consistent and (differs or not caution):   # a weak band: the caution says why
+    sure = how_sure(band, steps, full, bool(args.against))
+    print(sure)
+    if not judged.consistent and (differs or "Caution" not in sure):   # a weak band: said why
         print(advice(differs, band))
     if args.plot:
         plot(args.plot, run, ref, band, os.path.basename(os.path.normpath(args.run)), ref_name)
         print(f"# plot written to {args.plot}")
-    return 0 if consistent else 1
+    return 0 if judged.consistent else 1
 
 
 def read_run(path, edition=None):

@@ -38,9 +38,10 @@ from tqdm import tqdm
 
 import bands
 import configurator
-from compare_log import (LogError, judge, parse_log, read_log, share_inside, summarize,
-                         verdict)
+from compare_log import (LogError, judge, parse_log, points_at as compare_points, read_band,
+                         read_log, seeds_at, summarize, test_len as test_len_of, wrong_images)
 from data import atomic_write_text
+from lstm_mnist import rule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -172,8 +173,10 @@ def seed_came_back(seed, runs_dir, code, out, last, files):
     keep_seed_log(seed, runs_dir, out)
 
 
-def band_from_logs(logs, leave_one_out=True):
-    """Per display step, and for the final accuracies, the spread over the seeds' logs."""
+def band_from_logs(logs):
+    """The band of `logs` (parsed logs of one config's seeds): per display step the seeds' mean,
+    sd, min, max and percentiles (for people and plots), and each seed's own values (for the
+    rule, which takes its limits from them at whatever steps it judges)."""
     steps, fmt = logs[0]["steps"], logs[0].get("format", "step")
     for log in logs:
         if log["steps"] != steps or log.get("format", "step") != fmt:
@@ -186,33 +189,27 @@ def band_from_logs(logs, leave_one_out=True):
     band["test_accuracy"] = summarize([log["test_accuracy"] for log in logs])
     fulls = [log["test_accuracy_full"] for log in logs if log["test_accuracy_full"] is not None]
     band["test_accuracy_full"] = summarize(fulls) if len(fulls) == len(logs) else None
-    band["seeds"] = list(range(len(logs)))   # the count the rule needs; main() names them
-    if leave_one_out and len(logs) >= 3:
-        # how a genuine run fares under the rule: each seed against the band of the others
-        band["leave_one_out_share_inside"] = [
-            share_inside(log, band_from_logs(logs[:i] + logs[i + 1:], leave_one_out=False))
-            for i, log in enumerate(logs)]
+    band["seeds"] = list(range(len(logs)))   # the count the rule needs; make() names them
+    band["seed_values"] = {key: [log[key] for log in logs]
+                           for key in ("loss", "accuracy", "test_accuracy")}
     return band
 
 
-def rule_error_rates(logs, seeds):
-    """How often the rule rejects genuine runs: each seed judged against the band of the
-    others (the single-run verdict), and each pair of seeds judged with each other (--against)
-    against the band of the rest.
+def rule_error_rates(band):
+    """How often the rule rejects the band's genuine runs at its full length: each seed judged
+    against the band of the others (the single-run verdict), and each pair of seeds judged with
+    each other (--against) against the band of the rest.
 
     Returns:
         dict: the two shares rejected, and which seeds and pairs were.
     """
-    def without(*drop):
-        return band_from_logs([log for k, log in enumerate(logs) if k not in drop],
-                              leave_one_out=False)
-    single = [seeds[i] for i, log in enumerate(logs) if not verdict(log, without(i))[0]]
-    pairs = list(itertools.combinations(range(len(logs)), 2))
-    rejected = [[seeds[i], seeds[j]] for i, j in pairs
-                if not verdict(logs[i], without(i, j), logs[j])[0]]
-    return {"single_run_rejected": len(single) / len(logs), "single_runs_rejected": single,
-            "pairs_rejected": len(rejected) / len(pairs), "pairs_rejected_seeds": rejected,
-            "single_runs": len(logs), "pairs": len(pairs)}
+    rates = rule.error_rates(seeds_at(band, band["steps"]))
+    seeds = band["seeds"]
+    return {"single_run_rejected": rates.single_rate,
+            "single_runs_rejected": [seeds[i] for i in rates.single],
+            "pairs_rejected": rates.pair_rate,
+            "pairs_rejected_seeds": [[seeds[i], seeds[j]] for i, j in rates.pairs],
+            "single_runs": rates.singles, "pairs": rates.pair_count}
 
 
 def band_json(band):
@@ -248,6 +245,10 @@ def main(argv=None):
     parser.add_argument("--ray", metavar="ADDRESS", help="run the seeds on this Ray cluster "
                         "(auto: the one `ray start --head` started here), each with the cores "
                         "--jobs gives it here; the logs come back here")
+    parser.add_argument("--rates", action="store_true", help="measure the rule on every "
+                        "committed band (its own seeds, and runs made to differ) at run lengths "
+                        f"{', '.join(map(str, RATE_LENGTHS))} and full; print the tables and "
+                        "write reference/rule_rates.json")
     parser.add_argument("--all-editions", action="store_true", help="make (or finish) the "
                         "committed band of every published edition in reference/, and print "
                         "the table of editions")
@@ -265,6 +266,11 @@ def main(argv=None):
             args.cluster = cluster.connect(args.ray)
         except cluster.ClusterError as e:
             parser.error(str(e))
+    if args.rates:
+        rates = rule_rates()
+        atomic_write_text(RATES_FILE, json.dumps(rates, indent=1) + "\n")
+        print("\n\n".join(rates_tables(rates)))
+        return None
     if args.all_editions:
         if args.edition or train_args or args.out or args.runs_dir:
             parser.error("--all-editions makes every edition's band where it is committed; "
@@ -327,7 +333,6 @@ def make(parser, args, cfg, train_args, out, runs_dir, command):
     published = edition and bands.published_log(edition)
     band.update(
         seeds=seeds,
-        error_rates=rule_error_rates(logs, seeds) if len(logs) >= 4 else None,  # pairs: 2 left
         command=command,
         train_args=train_args,
         config=bands.model_config(cfg),
@@ -338,6 +343,7 @@ def make(parser, args, cfg, train_args, out, runs_dir, command):
         machine=machine(),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     )
+    band["error_rates"] = rule_error_rates(band) if len(logs) >= 5 else None  # pairs: 3 left
     if not todo:   # no seed ran now: the logs were made when and where the band says
         with contextlib.suppress(OSError, ValueError):
             with open(out) as f:
@@ -415,8 +421,8 @@ def separation_table(made, logs):
                 for i, log in enumerate(judged):
                     band = made[other]
                     if other == name and len(judged) > 1:   # leave the seed out of the band
-                        band = band_from_logs(logs[name][:i] + logs[name][i + 1:],
-                                              leave_one_out=False)
+                        band = dict(band_from_logs(logs[name][:i] + logs[name][i + 1:]),
+                                    config=band["config"])
                     ok += judge(log, band)[0]
                 cells.append(f"{ok} of {len(judged)}")
             rows.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -443,6 +449,126 @@ def editions_table(made):
                     f"{rates['single_run_rejected']:.0%} of {rates['single_runs']}, "
                     f"{rates['pairs_rejected']:.1%} of {rates['pairs']} |")
     return "\n".join(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The rule measured on the committed bands: false rejections and power at run lengths (--rates)
+
+RATE_LENGTHS = (200, 400, 1000, 2000, 5000)   # and each band's full length
+RATES_FILE = os.path.join(HERE, "reference", "rule_rates.json")
+HELD_OUT = range(21, 41)   # the tutorial's seeds that the rule's constants were not chosen on
+
+
+def seed_logs(runs_dir, batch_size):
+    """{seed: parsed log} of the seed_N.log files in `runs_dir`, in seed order."""
+    found = {int(re.search(r"seed_(\d+)\.log$", p)[1]): p
+             for p in glob.glob(os.path.join(runs_dir, "seed_*.log"))}
+    return {s: read_log(found[s], batch_size=batch_size) for s in sorted(found)}
+
+
+def committed_bands():
+    """[(label, band, its seeds' logs, {kind of run that differs: logs})] of the bands committed
+    under reference/: each edition's (the tutorial's also as the band of its held-out seeds) and
+    each edited config's, with the runs made to differ from it (power_runs/ beside it)."""
+    found = []
+    files = [(name, *bands.edition_band(name)) for name in bands.editions()] + [
+        (None, path, os.path.join(os.path.dirname(path), "runs"))
+        for path in sorted(glob.glob(os.path.join(bands.COMMITTED_BANDS_DIR, "*", "band.json")))]
+    for name, band_file, runs_dir in files:
+        band = read_band(band_file)
+        cfg = bands.band_config(band)
+        logs = list(seed_logs(runs_dir, cfg["batch_size"]).values())
+        power_dir = (os.path.join(HERE, "reference", "power_runs")
+                     if name == bands.TUTORIAL_EDITION else
+                     os.path.join(os.path.dirname(band_file), "power_runs"))
+        power = {}
+        for folder in sorted(glob.glob(os.path.join(power_dir, "*"))):
+            runs = seed_logs(folder, cfg["batch_size"])
+            if runs:
+                made, _ = bands.run_config(os.path.join(folder, f"seed_{min(runs)}.log"))
+                power[", ".join(bands.model_differences(made, cfg))] = list(runs.values())
+        label = name or ", ".join(bands.differences(cfg, configurator.PUBLISHED))
+        if name == bands.TUTORIAL_EDITION:
+            held = [log for s, log in zip(band["seeds"], logs) if s in HELD_OUT]
+            if held:
+                    found.append((f"{label}, seeds {HELD_OUT[0]}-{HELD_OUT[-1]} (held out)",
+                              dict(band_from_logs(held), config=band["config"]), held, {}))
+        found.append((f"{label}, all {len(logs)} seeds" if name == bands.TUTORIAL_EDITION
+                      else label, band, logs, power))
+    return found
+
+
+def lengths_of(band):
+    """The run lengths to measure a band at: RATE_LENGTHS below its own, then its own."""
+    return [n for n in RATE_LENGTHS if n < band["steps"][-1]] + [band["steps"][-1]]
+
+
+def judged_at(band, length):
+    """The band's display steps up to `length`, and whether the final accuracy is judged."""
+    steps = [s for s in band["steps"] if s <= length]
+    return steps, steps[-1] == band["steps"][-1]
+
+
+def rates_at(band, length):
+    """[rejected, judged] of the band's seeds (each against the others) and of its pairs of
+    seeds, for runs of `length` steps."""
+    steps, final = judged_at(band, length)
+    r = rule.error_rates(seeds_at(band, steps, final))
+    return {"single": [len(r.single), r.singles], "pairs": [len(r.pairs), r.pair_count]}
+
+
+def power_at(band, runs, length):
+    """[rejected, judged] of `runs` (of another config) against the band, and of each of them
+    paired with each band seed (against the band of the other seeds), cut at `length` steps."""
+    steps, final = judged_at(band, length)
+    seeds = seeds_at(band, steps, final)
+    n = test_len_of(band)
+    alone = pairs = 0
+    for run in runs:
+        points = compare_points(run, steps)
+        wrong = wrong_images(run["test_accuracy"], n) if final else None
+        alone += not rule.judge(points, seeds, wrong).consistent
+        for i in range(seeds.n):
+            pairs += not rule.judge_pair(points, seeds.values[i], seeds.without(i), wrong,
+                                         None if seeds.wrong is None else int(seeds.wrong[i])
+                                         ).consistent
+    return {"single": [alone, len(runs)], "pairs": [pairs, len(runs) * seeds.n]}
+
+
+def rule_rates():
+    """Every committed band's false-rejection rates and power at each run length (JSON-ready)."""
+    rows = []
+    for label, band, logs, power in committed_bands():
+        lengths = lengths_of(band)
+        rows.append({"band": label, "seeds": len(logs), "lengths": lengths,
+                     "false_rejections": {str(n): rates_at(band, n) for n in lengths},
+                     "power": {kind: {str(n): power_at(band, runs, n) for n in lengths}
+                               for kind, runs in power.items()},
+                     "runs_per_kind": {kind: len(runs) for kind, runs in power.items()}})
+    return {"alpha": rule.ALPHA, "rows": rows,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+
+def rates_tables(rates):
+    """The false-rejection table and the power table (markdown) of rule_rates()."""
+    def cell(by_length, n):
+        if n is None:
+            return "-"
+        (a, b), (c, d) = by_length[str(n)]["single"], by_length[str(n)]["pairs"]
+        return f"{a}/{b} · {c}/{d}"
+    head = "| {} | 200 | 400 | 1000 | 2000 | 5000 | full |"
+    false = [head.format("band (runs: alone · pairs)"), "| --- |" + " --- |" * 6]
+    power = [head.format("band: runs that differ (alone · paired with each seed)"),
+             "| --- |" + " --- |" * 6]
+    for row in rates["rows"]:
+        full = row["lengths"][-1]
+        shown = [n if n in row["lengths"] else None for n in RATE_LENGTHS]
+        false.append(f"| {row['band']} (full: {full} steps) | "
+                     + " | ".join(cell(row["false_rejections"], n) for n in shown + [full]) + " |")
+        for kind, by_length in row["power"].items():
+            power.append(f"| {row['band']}: {kind} ({row['runs_per_kind'][kind]} runs) | "
+                         + " | ".join(cell(by_length, n) for n in shown + [full]) + " |")
+    return "\n".join(false), "\n".join(power)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import glob
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 import compare_log
 from conftest import ROOT
+from lstm_mnist import rule
 from make_band import band_from_logs, band_json
 
 TUTORIAL_BAND_RUNS = os.path.join(ROOT, "reference", "band_runs")
@@ -30,6 +32,7 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     (project / "reference").mkdir(parents=True)
     for path in glob.glob(os.path.join(ROOT, "*.py")):
         shutil.copy(path, project)
+    shutil.copytree(os.path.join(ROOT, "lstm_mnist"), project / "lstm_mnist")
     for name in ("seed_band.json", "tutorial_output.log"):
         shutil.copy(os.path.join(ROOT, "reference", name), project / "reference")
     text = open(os.path.join(ROOT, "config.py")).read()
@@ -71,7 +74,7 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     assert lines[3] == "# edition of this run: none (a config of its own) (its config.json)"
     assert "seeds' mean" in lines[4]                     # the table says what the reference is
     run = compare_log.read_log(str(project / "runs" / "mine"))
-    consistent, _, verdict = compare_log.verdict(run, band, name="the band of its config")
+    _, verdict = compare_log.verdict(run, band, band["steps"], name="the band of its config")
     assert [l for l in lines if not l.startswith("#")][-len(verdict):] == verdict
     assert (project / "mine.png").stat().st_size > 10_000
     # --against: another run of the same config, found with the same band
@@ -104,8 +107,9 @@ def test_a_tutorial_run_cut_short_is_judged_on_its_steps(tmp_path, finished):
     log = cut_log(os.path.join(TUTORIAL_BAND_RUNS, "seed_4.log"), 4000, tmp_path, finished)
     r = compare(log)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "# band: reference/seed_band.json, 20 seeds of the tutorial" in r.stdout
-    lines = r.stdout.rstrip().splitlines()
+    seeds = len(compare_log.read_band(compare_log.REFERENCE_BAND)["seeds"])
+    assert f"# band: reference/seed_band.json, {seeds} seeds of the tutorial" in r.stdout
+    lines = [line for line in r.stdout.rstrip().splitlines() if not line.startswith("#")]
     assert lines[-2] == ("final test accuracy: not judged (the band's is at step 10000, this "
                          "comparison stops at step 4000)")
     assert lines[-1] == ("consistent with the tutorial (judged on steps 1..4000: 21 of the "
@@ -133,41 +137,42 @@ def agreeing_logs():
 
 def test_a_band_whose_seeds_agree_is_judged_with_the_rounding(tmp_path):
     logs = agreeing_logs()
-    band = band_from_logs(logs)
+    band = dict(band_from_logs(logs), seeds=[1, 2, 3, 4])
     assert band["accuracy"]["std"][2:] == [0, 0] and band["test_accuracy"]["std"] == 0
-    assert band["leave_one_out_share_inside"] == [1.0] * 4
+    steps = band["steps"]
+    seeds = compare_log.seeds_at(band, steps)
     # the same numbers: consistent, with a finite lead
     run = dict(logs[0])
-    ok, _, lines = compare_log.verdict(run, band)
-    lead = compare_log.drift(run, band)
-    assert ok and math.isfinite(lead)
+    judged, _ = compare_log.verdict(run, band, steps)
+    assert judged.consistent and math.isfinite(rule.lead(compare_log.points_at(run, steps), seeds))
     # one printed digit away is inside (the rounding), two are not
-    ok, marks, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.9995, 1.0]), band)
-    assert marks["accuracy"][2]
-    ok, marks, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.998, 1.0]), band)
-    assert not marks["accuracy"][2]
+    judged, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.9995, 1.0]), band, steps)
+    assert judged.inside[1, 2]
+    judged, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.998, 1.0]), band, steps)
+    assert not judged.inside[1, 2]
     # against another run, and the final accuracies: no division by the zero spread
-    ok, _, _ = compare_log.verdict(run, band, against=dict(logs[1]))
-    assert math.isfinite(compare_log.drift(run, band, against=dict(logs[1])))
+    judged, lines = compare_log.verdict(run, band, steps, against=dict(logs[1]))
+    assert all(math.isfinite(float(x)) for line in lines for x in re.findall(r"[-+]?\d+\.\d+", line))
     # and through the command line, with a band file
     path = tmp_path / "band.json"
-    path.write_text(band_json(dict(band, seeds=[1, 2, 3, 4], reference=None)))
+    path.write_text(band_json(dict(band, reference=None)))
     log = tmp_path / "run.log"
     log.write_text("".join(f"Step {s}, Minibatch Loss= {l:.4f}, Training Accuracy= {a:.3f}\n"
                            for s, l, a in zip(run["steps"], run["loss"], run["accuracy"]))
                    + "Optimization Finished!\nTesting Accuracy: 0.98\n")
     r = compare(str(log), "--band", str(path))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
-    assert r.stdout.rstrip().endswith("consistent with this band")   # a band of another config
+    last = [line for line in r.stdout.splitlines() if not line.startswith("#")][-1]
+    assert last == "consistent with this band"   # a band of another config
 
 
-def test_a_band_of_one_seed_cannot_judge(tmp_path):
-    band = band_from_logs(agreeing_logs()[:1], leave_one_out=False)
+def test_a_band_of_three_seeds_cannot_judge(tmp_path):
+    band = band_from_logs(agreeing_logs()[:3])
     path = tmp_path / "band.json"
-    path.write_text(band_json(dict(band, seeds=[1])))
+    path.write_text(band_json(dict(band, seeds=[1, 2, 3])))
     r = compare(os.path.join(ROOT, "reference", "tutorial_output.log"), "--band", str(path))
     assert r.returncode == 2 and r.stderr == (
-        f"compare_log.py: error: {path}: a band needs at least 2 seeds, it has 1; make it again "
+        f"compare_log.py: error: {path}: a band needs at least 4 seeds, it has 3; make it again "
         "with python make_band.py --seeds 10\n")
 
 

@@ -39,9 +39,9 @@ def errors(nb):
 
 
 def verdict_lines(text):
-    """compare_log's verdict: from 'points inside the band' to the consistent/not line."""
+    """compare_log's verdict: from 'points outside the band' to the consistent/not line."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("points inside"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("points outside"))
     end = next(i for i, line in enumerate(lines) if "consistent" in line and i > start)
     return lines[start:end + 1]
 
@@ -108,10 +108,14 @@ def test_the_committed_verdict_is_compare_logs_on_the_committed_log(committed):
     assert verdict_lines(shown) == verdict_lines(printed.getvalue())
     assert ("consistent with the tutorial" in shown.splitlines()) == (status == 0)
     # the text under it says what the verdict is, with its numbers
-    lead = re.search(r"^mean lead over the seeds: -?([0-9.]+) sd", shown, re.M)[1]
-    share = re.search(r"^points inside the band: \d+ of \d+ \((\d+)%", shown, re.M)[1]
+    lead, limit = re.search(r"^mean lead over the seeds: -?([0-9.]+) sd \(at most \+-([0-9.]+)",
+                            shown, re.M).groups()
+    outside, total, most = re.search(r"^points outside the band: (\d+) of (\d+) \(at most (\d+)",
+                                     shown, re.M).groups()
     seed = re.match(r"# seed (\d+);", open(LOG).read())[1]
     said = next(c.source for c in committed.cells if c.cell_type == "markdown"
                 and "The run saved here is judged" in c.source)
-    assert f"seed {seed}" in said and f"{lead} sd" in said and f"{share}% of its points" in said
+    assert f"seed {seed}" in said and f"trails the seeds by {lead} sd" in said
+    assert f"{outside} of its {total} points lie outside the band ({most} allowed)" in said
+    assert f"leads allows {limit}" in said
     assert ("judged not consistent" in said) == (status == 1)
