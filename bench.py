@@ -23,273 +23,18 @@ not timed). Repeats alternate between all of them, so that machine noise hits ea
 table shows the median and the spread (min-max) of ms per step, the share of the real loop's
 time spent outside session.run, and the process's peak memory after each implementation.
 """
-import argparse
-import collections
-import concurrent.futures
-import importlib.metadata
-import importlib.util
 import json
-import os
-import resource
-import statistics
 import sys
-import time
-import types
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-import configurator
 import data
-import runs
-import train_rnn
-from configurator import config_defaults
-import make_band
-from make_band import machine
-from tf1 import tf, tf1, session_config
+from lstm_mnist import atomic, benchmarks, cli
+from lstm_mnist.tf1 import tf
 
 
-class TimedRun(runs.Run):
-    """The training loop's Run, timing it: wall time and time inside session.run, from the end
-    of step `warmup` to the last step."""
-
-    def __init__(self, cfg, warmup):
-        super().__init__(cfg, log=lambda line: None)
-        self.warmup, self.inside, self.timing = warmup, 0.0, False
-
-    def start(self, sess):
-        run = sess.run
-
-        def timed_run(*args, **kwargs):   # sess.run, adding up its time while timing
-            start = time.perf_counter()
-            try:
-                return run(*args, **kwargs)
-            finally:
-                if self.timing:
-                    self.inside += time.perf_counter() - start
-        sess.run = timed_run
-        return super().start(sess)
-
-    def step_done(self, sess, step):
-        if step == self.warmup:
-            self.timing, self.t0 = True, time.perf_counter()
-        elif step == self.cfg.training_steps:
-            self.total = time.perf_counter() - self.t0
-            self.timing = False
-        super().step_done(sess, step)
-
-
-def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # Linux: KiB
-
-
-class Bench:
-    """One implementation's graph and session, ready to time."""
-
-    def __init__(self, overrides, mnist, steps, warmup):
-        self.cfg = types.SimpleNamespace(**dict(config_defaults(), **overrides,
-                                                training_steps=steps))
-        self.steps, self.warmup, self.mnist = steps, warmup, mnist
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self.g = train_rnn.build_graph(self.cfg, seed=0)
-            init = tf1.global_variables_initializer()
-        self.sess = tf1.Session(graph=self.graph, config=session_config(self.cfg))
-        self.sess.run(init)
-        shape = (self.cfg.batch_size, self.cfg.timesteps, self.cfg.num_input)
-        self.feeds = []
-        for _ in range(steps):
-            x, y = mnist.train.next_batch(self.cfg.batch_size)
-            self.feeds.append({self.g["X"]: x.reshape(shape), self.g["Y"]: y})
-        self.bare, self.loop, self.outside = [], [], []
-
-    def warm_up(self):
-        for feed in self.feeds[:self.warmup]:
-            self.sess.run(self.g["train_op"], feed)
-
-    def time_bare(self):
-        train_op = self.g["train_op"]
-        start = time.perf_counter()
-        for feed in self.feeds:
-            self.sess.run(train_op, feed)
-        self.bare.append((time.perf_counter() - start) / len(self.feeds) * 1000)
-
-    def time_loop(self):
-        cfg = types.SimpleNamespace(**dict(vars(self.cfg),
-                                           training_steps=self.warmup + self.steps))
-        timed = TimedRun(cfg, self.warmup)
-        train_rnn.train(cfg, 0, self.mnist, timed)
-        self.loop.append(timed.total / self.steps * 1000)
-        self.outside.append(1 - timed.inside / timed.total)
-
-
-class Floor:
-    """One training step's matrix products alone, in numpy, batched as the fast path batches
-    them: the input projection of all timesteps and the kernel gradient of all timesteps are one
-    product each; the recurrent product forward and its gradient backward, one a timestep
-    (T - 1 each: the first state is zero); the output layer's three. Nothing else."""
-
-    def __init__(self, cfg, cores):
-        self.cfg, self.cores, self.times, self.how = cfg, cores, [], None
-        B, T, I, H, C = (cfg.batch_size, cfg.timesteps, cfg.num_input, cfg.num_hidden,
-                         cfg.num_classes)
-        self.w = np.random.default_rng(0).standard_normal((I + H, 4 * H), dtype=np.float32)
-        self.w_out = np.ones((H, C), np.float32)
-        self.whole = self._arrays(B)
-        self.halves = [self._arrays(B // cores + (k < B % cores)) for k in range(cores)]
-        # 2 x the multiply-adds of the products in step()
-        self.gflop = 2 * (T * B * I * 4 * H + 2 * (T - 1) * B * H * 4 * H
-                          + (I + H + 1) * T * B * 4 * H + 3 * B * H * C) / 1e9
-
-    def _arrays(self, n):
-        """Inputs and outputs of the products for a batch of n rows, laid out as they are used."""
-        T, I, H, C = self.cfg.timesteps, self.cfg.num_input, self.cfg.num_hidden, \
-            self.cfg.num_classes
-        rand = np.random.default_rng(n).standard_normal
-        shapes = dict(x_all=(T * n, I), h=(T, n, H), dgates=(T * n, 4 * H),
-                      xh1=(I + H + 1, T * n), dlogits=(n, C),                    # inputs
-                      xw=(T * n, 4 * H), gates=(n, 4 * H), dh=(n, H), dw=(I + H + 1, 4 * H),
-                      logits=(n, C), dw_out=(H, C), dh_last=(n, H))             # outputs
-        return {k: rand(shape, dtype=np.float32) for k, shape in shapes.items()}
-
-    def step(self, a):
-        I, T = self.cfg.num_input, self.cfg.timesteps
-        n = a["gates"].shape[0]
-        w_h = self.w[I:]
-        np.matmul(a["x_all"], self.w[:I], out=a["xw"])           # input projection, all steps
-        for t in range(1, T):                                     # forward, one a timestep
-            np.matmul(a["h"][t - 1], w_h, out=a["gates"])
-        for t in range(T - 1, 0, -1):                             # backward: d h_{t-1}
-            np.matmul(a["dgates"][t * n:(t + 1) * n], w_h.T, out=a["dh"])
-        np.matmul(a["xh1"], a["dgates"], out=a["dw"])             # kernel and bias gradient
-        np.matmul(a["h"][-1], self.w_out, out=a["logits"])        # output layer
-        np.matmul(a["h"][-1].T, a["dlogits"], out=a["dw_out"])
-        np.matmul(a["dlogits"], self.w_out.T, out=a["dh_last"])
-
-    def _time(self, how, steps):
-        with threadpool_limits(self.cores if how == "BLAS threads" else 1, user_api="blas"), \
-                concurrent.futures.ThreadPoolExecutor(self.cores) as pool:
-            start = time.perf_counter()
-            for _ in range(steps):
-                if how == "batch halves on threads":   # numpy lets go of the GIL in matmul
-                    list(pool.map(self.step, self.halves))
-                else:
-                    self.step(self.whole)
-            return (time.perf_counter() - start) / steps * 1000
-
-    def warm_up(self, steps):
-        self.time(steps)
-        self.times.pop()
-
-    def time(self, steps):
-        ways = ["one thread"] if self.cores == 1 else ["BLAS threads", "batch halves on threads"]
-        times = {how: self._time(how, steps) for how in ways}
-        self.how = min(times, key=times.get)
-        self.times.append(times[self.how])
-
-
-class TorchBench:
-    """PyTorch's nn.LSTM of the same model, trained on the same batches: the peer."""
-
-    def __init__(self, cfg, feeds, threads):
-        import torch
-        self.torch, self.threads, self.times = torch, threads, []
-        torch.manual_seed(0)
-        self.lstm = torch.nn.LSTM(cfg.num_input, cfg.num_hidden, batch_first=True)
-        self.out = torch.nn.Linear(cfg.num_hidden, cfg.num_classes)
-        params = list(self.lstm.parameters()) + list(self.out.parameters())
-        self.optimizer = torch.optim.SGD(params, lr=cfg.learning_rate)
-        self.loss = torch.nn.CrossEntropyLoss()
-        self.batches = [(torch.from_numpy(x), torch.from_numpy(y.argmax(1))) for x, y in feeds]
-
-    def train_step(self, x, y):
-        self.optimizer.zero_grad()
-        outputs, _ = self.lstm(x)                       # (B, T, H)
-        self.loss(self.out(outputs[:, -1]), y).backward()
-        self.optimizer.step()
-
-    def _run(self, steps):
-        self.torch.set_num_threads(self.threads)
-        start = time.perf_counter()
-        for x, y in self.batches[:steps]:
-            self.train_step(x, y)
-        return (time.perf_counter() - start) / min(steps, len(self.batches)) * 1000
-
-    def warm_up(self, steps):
-        self._run(steps)
-
-    def time(self, steps):
-        self.times.append(self._run(steps))
-
-
-# op types by what they do, for the timeline
-COPIES = {"Split", "SplitV", "ConcatV2", "Concat", "Transpose", "_MklTranspose", "Reshape",
-          "Unpack", "Pack", "Slice", "StridedSlice", "Identity", "ZerosLike", "OnesLike", "Fill",
-          "Tile", "Squeeze", "ExpandDims", "StridedSliceGrad", "ConcatOffset", "Shape"}
-UPDATE = {"ResourceApplyGradientDescent", "ApplyGradientDescent"}
-BOOKKEEPING = {"NoOp", "_Arg", "_Retval", "_Recv", "_Send", "Const", "ReadVariableOp",
-               "Placeholder", "VarHandleOp", "Cast"}
-
-
-def category(op_type):
-    if op_type.startswith("FusedLstm"):
-        return "the fused LSTM op (forward or gradient, all shards)"
-    if "MatMul" in op_type:   # MatMul, _MklMatMul, _MklNativeFusedMatMul, BatchMatMulV2...
-        return "matrix products"
-    if op_type in COPIES:
-        return "copies (split, concat, transpose, slices)"
-    if op_type in UPDATE:
-        return "weight update"
-    if op_type in BOOKKEEPING:
-        return "bookkeeping (reads, constants, no-ops)"
-    return "element-wise and fused ops"
-
-
-def timeline(b, steps):
-    """Where one training step's time goes: TensorFlow's full trace of `steps` steps, each op's
-    time added up by category, in ms per step; and the step's wall time, and the core time no
-    op used (cores x wall - ops: cores waiting, e.g. one batch half for the other). The fused
-    LSTM op runs its batch shards on as many cores at once: its time counts that many times."""
-    cores = len(os.sched_getaffinity(0))
-    options = tf1.RunOptions(trace_level=tf1.RunOptions.FULL_TRACE)
-    busy, by_type, walls, ops = collections.Counter(), collections.Counter(), [], 0
-    for feed in b.feeds[:steps]:
-        meta = tf1.RunMetadata()
-        b.sess.run(b.g["train_op"], feed, options=options, run_metadata=meta)
-        nodes = [n for d in meta.step_stats.dev_stats for n in d.node_stats]
-        walls.append((max(n.all_start_micros + n.all_end_rel_micros for n in nodes)
-                      - min(n.all_start_micros for n in nodes)) / 1000)
-        for n in nodes:
-            op_type = n.timeline_label.partition("= ")[2].partition("(")[0] or n.node_name
-            width = 1
-            if op_type.startswith("FusedLstm"):
-                width = min(cores, b.sess.graph.get_operation_by_name(n.node_name)
-                            .get_attr("shards"))
-            busy[category(op_type)] += width * n.all_end_rel_micros / 1000
-            by_type[op_type] += width * n.all_end_rel_micros / 1000
-        ops += len(nodes)
-    per_step = {k: v / steps for k, v in busy.most_common()}
-    wall = statistics.fmean(walls)
-    return {"wall_ms": wall, "cores": cores, "ops_per_step": ops / steps,
-            "core_ms": per_step, "idle_core_ms": cores * wall - sum(per_step.values()),
-            "core_ms_by_op_type": {k: v / steps for k, v in by_type.most_common()}}
-
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values),
-            "all": values}
-
-
-def ratio(numerators, denominators):
-    """Ratio of the medians, and the per-repeat ratios."""
-    per_repeat = [a / b for a, b in zip(numerators, denominators)]
-    return {"of_medians": statistics.median(numerators) / statistics.median(denominators),
-            "per_repeat": summary(per_repeat)}
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="bench.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments():
+    parser = cli.ArgParser(prog="bench.py", description=__doc__)
     parser.add_argument("--steps", type=int, default=200, help="steps per timing (default 200)")
     parser.add_argument("--repeats", type=int, default=5, help="timings per implementation")
     parser.add_argument("--warmup", type=int, default=20, help="untimed steps first")
@@ -301,82 +46,55 @@ def main(argv=None):
     parser.add_argument("--timeline", action="store_true", help="also trace --steps steps of "
                         "each implementation and split their time by kind of op")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    parser.add_argument("--data_dir", default=config_defaults()["data_dir"],
+    parser.add_argument("--data_dir", default=cli.defaults_or_exit()["data_dir"],
                         help="where the MNIST files are (default: config.py's)")
+    return parser
+
+
+def main(argv=None):
+    parser = arguments()
     args = parser.parse_args(argv)
     if args.steps < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("--steps and --repeats must be at least 1, --warmup at least 0")
-
     models = {impl: {"lstm_impl": impl} for impl in args.impls}
-    model_parser = configurator.config_parser(prog="bench.py --models",
-                                              choices=train_rnn.CHOICES)
+    model_parser = cli.config_parser(prog="bench.py --models")
     for spec in args.models:   # checked as train_rnn.py checks them
-        cfg, given = configurator.parse_config([f"--{kv}" for kv in spec.split(",")],
-                                               model_parser)
+        cfg, given = cli.parse_config([f"--{kv}" for kv in spec.split(",")], model_parser)
         models[spec] = {k: getattr(cfg, k) for k in given.explicit}
     try:
         mnist = data.read_data_sets(args.data_dir, seed=0)
     except data.DataError as e:
         parser.exit(1, f"bench.py: error: {e}\n")
-    rss_before = peak_rss_mib()
-    benches, peak = {}, {}
-    for name, overrides in models.items():
-        benches[name] = Bench(overrides, mnist, args.steps, max(args.warmup, 1))
-        benches[name].warm_up()
-        benches[name].time_loop()              # untimed: builds memory up, as a real run does
-        peak[name] = peak_rss_mib()
-    for b in benches.values():
-        b.loop.clear()
-        b.outside.clear()
-
-    # the peers, on the same batches: the floor of the matrix products, and PyTorch
-    any_bench = next(iter(benches.values()))   # its batches; the peers model the tutorial's
-    cfg, cores = types.SimpleNamespace(**config_defaults()), len(os.sched_getaffinity(0))
-    peers = {f"floor, {cores} cores": Floor(cfg, cores), "floor, 1 core": Floor(cfg, 1)}
-    all_cores = {"floor": f"floor, {cores} cores"}   # the peers the fast path is held against
-    if importlib.util.find_spec("torch"):
-        feeds = [(f[any_bench.g["X"]], f[any_bench.g["Y"]]) for f in any_bench.feeds]
-        peers[f"pytorch, {cores} threads"] = TorchBench(cfg, feeds, cores)
-        peers["pytorch, 1 thread"] = TorchBench(cfg, feeds, 1)
-        all_cores["pytorch"] = f"pytorch, {cores} threads"
-    else:
+    result, benches = benchmarks.measure(
+        models, cli.defaults_or_exit(), mnist, args.steps, args.repeats, args.warmup,
+        lambda r: print(f"# repeat {r + 1}/{args.repeats} done", file=sys.stderr))
+    if "pytorch" not in " ".join(result["peers"]):
         print("# PyTorch is not installed: to time it beside ours, pip install -r "
               "requirements-bench.txt", file=sys.stderr)
-    for p in peers.values():
-        p.warm_up(max(args.warmup, 1))
+    print(table(result, args))
+    if args.timeline:
+        result["timeline"] = {impl: benchmarks.timeline(b, args.steps)
+                              for impl, b in benches.items()}
+        for impl, t in result["timeline"].items():
+            print(timeline_lines(impl, t))
+    if args.json:
+        atomic.write_text(args.json, json.dumps(result, indent=1) + "\n")
 
-    for r in range(args.repeats):              # alternate, so noise hits every one alike
-        for b in benches.values():
-            b.time_bare()
-            b.time_loop()
-        for p in peers.values():
-            p.time(args.steps)
-        print(f"# repeat {r + 1}/{args.repeats} done", file=sys.stderr)
 
-    versions = make_band.versions() | ({"torch": importlib.metadata.version("torch")}
-                                       if "pytorch" in all_cores else {})
-    result = {
-        "machine": machine(), "versions": versions,
-        "steps_per_timing": args.steps, "repeats": args.repeats, "warmup": args.warmup,
-        "peak_rss_mib_before": rss_before,
-        "impls": {impl: {"bare_ms": summary(b.bare), "loop_ms": summary(b.loop),
-                         "outside_run_share": summary(b.outside),
-                         "peak_rss_mib_after": peak[impl]} for impl, b in benches.items()},
-        "peers": {name: dict(ms=summary(p.times), **({"gflop_per_step": p.gflop,
-                                                     "fastest_way": p.how}
-                                                    if isinstance(p, Floor) else {}))
-                  for name, p in peers.items()},
-    }
-    width = max(18, *map(len, benches))
-    rows = [f"# {result['machine']['cpu']}, {cores} cores, TensorFlow {tf.__version__}"
-            + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
+def table(result, args):
+    """The table: each implementation's ms per step (bare and in the real loop), the peers',
+    and the ratios measured side by side."""
+    versions = result["versions"]
+    width = max(18, *map(len, result["impls"]))
+    rows = [f"# {result['machine']['cpu']}, {result['machine']['cores']} cores, TensorFlow "
+            f"{tf.__version__}" + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
             + f", numpy {np.__version__}; {args.repeats} repeats of {args.steps} steps",
             f"{'what':<{width}} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
             f"{'(min-max)':>13} {'outside run':>12} {'peak RSS':>10}"]
     for impl, r in result["impls"].items():
-        b, l = r["bare_ms"], r["loop_ms"]
+        b, lp = r["bare_ms"], r["loop_ms"]
         rows.append(f"{impl:<{width}} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
-                    f"{l['median']:>13.2f} {l['min']:>6.2f}-{l['max']:<6.2f} "
+                    f"{lp['median']:>13.2f} {lp['min']:>6.2f}-{lp['max']:<6.2f} "
                     f"{r['outside_run_share']['median']:>11.1%} "
                     f"{r['peak_rss_mib_after']:>6.0f} MiB")
     for name, r in result["peers"].items():
@@ -384,42 +102,23 @@ def main(argv=None):
         how = (f"  {r['gflop_per_step']:.2f} GFLOP, {r['gflop_per_step'] / m['median'] * 1000:.0f}"
                f" GFLOP/s ({r['fastest_way']})" if "gflop_per_step" in r else "")
         rows.append(f"{name:<{width}} {m['median']:>13.2f} {m['min']:>6.2f}-{m['max']:<6.2f}{how}")
-
-    def ratio_line(label, key, a, b):
-        result[key] = ratio(a, b)
+    for key, label in result["ratio_labels"].items():
         per = result[key]["per_repeat"]
         rows.append(f"{label}: {result[key]['of_medians']:.2f} (ratio of the medians; "
                     f"per repeat {per['min']:.2f} .. {per['max']:.2f})")
-    if "basic" in benches:
-        basic = benches["basic"]
-        ratio_line("basic, ms per step: the real loop / a bare session.run(train_op) loop",
-                   "basic_loop_vs_bare", basic.loop, basic.bare)
-    if {"basic", "fast"} <= set(benches):
-        ratio_line("ms per step, fast / basic (bare)", "fast_vs_basic", benches["fast"].bare,
-                   benches["basic"].bare)
-    if {"fast", "fused"} <= set(benches):
-        ratio_line("ms per step, fused / fast (bare)", "fused_vs_fast", benches["fused"].bare,
-                   benches["fast"].bare)
-    for impl in ("fast", "fused"):
-        if impl in benches:
-            for peer, name in all_cores.items():
-                ratio_line(f"ms per step, {impl} (bare) / {name}", f"{impl}_vs_{peer}",
-                           benches[impl].bare, peers[name].times)
+    return "\n".join(rows)
 
-    print("\n".join(rows))
-    if args.timeline:
-        result["timeline"] = {}
-        for impl, b in benches.items():
-            t = result["timeline"][impl] = timeline(b, args.steps)
-            print(f"\n# {impl}: one traced step, {t['wall_ms']:.1f} ms wall on {t['cores']} "
-                  f"cores, {t['ops_per_step']:.0f} ops; core time by kind of op (tracing slows "
-                  "each op a little)")
-            total = t["cores"] * t["wall_ms"]
-            for kind, ms in list(t["core_ms"].items()) + [("no op running (cores waiting)",
-                                                          t["idle_core_ms"])]:
-                print(f"  {kind:<45} {ms:7.2f} ms  {ms / total:6.1%}")
-    if args.json:
-        data.atomic_write_text(args.json, json.dumps(result, indent=1) + "\n")
+
+def timeline_lines(impl, t):
+    """Where one traced step's core time went, by kind of op."""
+    lines = [f"\n# {impl}: one traced step, {t['wall_ms']:.1f} ms wall on {t['cores']} cores, "
+             f"{t['ops_per_step']:.0f} ops; core time by kind of op (tracing slows each op a "
+             "little)"]
+    total = t["cores"] * t["wall_ms"]
+    for kind, ms in list(t["core_ms"].items()) + [("no op running (cores waiting)",
+                                                  t["idle_core_ms"])]:
+        lines.append(f"  {kind:<45} {ms:7.2f} ms  {ms / total:6.1%}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

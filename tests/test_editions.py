@@ -1,5 +1,6 @@
 """The tutorial's published editions: each a file of constants over config.py (editions/*.py),
 its log format, its committed seed band, and the rule telling the editions apart."""
+import dataclasses
 import glob
 import json
 import os
@@ -11,16 +12,12 @@ import types
 
 import pytest
 
-import bands
-import compare_log
-import configurator
+from lstm_mnist import bands, cli, compare, published, rule, runs, settings, tutorial_log
 import data
-import runs
 import train_rnn
 from conftest import ROOT
-from lstm_mnist import rule
-from make_band import band_from_logs, band_json, editions_table, rule_error_rates, \
-    separation_table
+from lstm_mnist.bands import band_from_logs, band_json, error_rates as rule_error_rates
+from lstm_mnist.evidence import editions_table, separation_table
 
 JANUARY = "recurrent_network_2017_01"
 NEW_EDITIONS = [JANUARY, "bidirectional_rnn_2017_08", "bidirectional_rnn_2017_01"]
@@ -28,8 +25,7 @@ ITER_LINE = re.compile(r"^Iter \d+, Minibatch Loss= \d+\.\d{6}, Training Accurac
 
 
 def parse(*argv):
-    return configurator.parse_config(list(argv), configurator.config_parser(
-        choices=train_rnn.CHOICES, editions=True))
+    return cli.parse_config(list(argv), cli.config_parser(editions=True))
 
 
 def edition_logs(name):
@@ -38,11 +34,11 @@ def edition_logs(name):
     seeds = sorted(int(re.search(r"seed_(\d+)\.log", p)[1])
                    for p in glob.glob(os.path.join(runs_dir, "seed_*.log")))
     batch = bands.edition_config(name)["batch_size"]
-    return seeds, [compare_log.read_log(os.path.join(runs_dir, f"seed_{s}.log"), batch_size=batch)
+    return seeds, [tutorial_log.read(os.path.join(runs_dir, f"seed_{s}.log"), batch_size=batch)
                    for s in seeds]
 
 
-def compare(*args, cwd=ROOT):
+def compare_cli(*args, cwd=ROOT):
     return subprocess.run([sys.executable, os.path.join(ROOT, "compare_log.py"), *args],
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
@@ -70,9 +66,9 @@ def test_each_edition_is_its_own_model():
     for name, cfg in configs.items():
         assert bands.edition_of(cfg) == name
         assert bands.edition_of(dict(cfg, training_steps=40)) == name   # any length
-    assert bands.edition_of(dict(configurator.PUBLISHED, num_hidden=64)) is None
+    assert bands.edition_of(dict(published.PUBLISHED, num_hidden=64)) is None
     # a constant added later (log_format) leaves the names of older bands as they were
-    assert bands.config_hash(dict(configurator.PUBLISHED, optimizer="adam")) == "935a47179f"
+    assert bands.config_hash(dict(published.PUBLISHED, optimizer="adam")) == "935a47179f"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -117,7 +113,7 @@ def test_edition_argument_mistakes_are_one_line(tmp_path, capsys):
 
 def test_repeat_command_names_the_edition_and_reads_back():
     cfg, args = parse(JANUARY, "--num_hidden=64")
-    command = configurator.repeat_command(cfg, 7, args.edition)
+    command = settings.repeat_command(cfg, 7, args.edition)
     assert command == (f"python train_rnn.py editions/{JANUARY}.py --seed=7 --num_hidden=64")
     assert bands.model_config(bands.command_config(command)) == bands.model_config(vars(cfg))
 
@@ -126,9 +122,9 @@ def test_repeat_command_names_the_edition_and_reads_back():
 # The January 2017 log format
 
 def test_iter_logs_are_read_in_training_steps():
-    log = compare_log.read_log(bands.published_log(JANUARY))
-    assert log["format"] == "iter" and log["steps"] == list(range(10, 781, 10))
-    assert (log["loss"][0], log["accuracy"][0], log["test_accuracy"]) == \
+    log = tutorial_log.read(bands.published_log(JANUARY))
+    assert log.format == "iter" and log.steps == tuple(range(10, 781, 10))
+    assert (log.loss[0], log.accuracy[0], log.test_accuracy) == \
         (1.576423, 0.51562, 0.960938)
     lines = open(bands.published_log(JANUARY)).read().splitlines()
     for text, message in [
@@ -137,8 +133,8 @@ def test_iter_logs_are_read_in_training_steps():
             (lines[:2] + [lines[3]], "steps don't follow 10, 20, 30, ...: step 30 is missing"),
             (lines[:2] + ["Step 200, Minibatch Loss= 2.1900, Training Accuracy= 0.211"],
              "it has both 'Step' and 'Iter' lines")]:
-        with pytest.raises(compare_log.LogError, match=re.escape(message)):
-            compare_log.parse_log("\n".join(text), complete=False)
+        with pytest.raises(tutorial_log.LogError, match=re.escape(message)):
+            tutorial_log.parse("\n".join(text), complete=False)
 
 
 @pytest.mark.parametrize("name, steps", [(JANUARY, 20), ("bidirectional_rnn_2017_01", 20),
@@ -175,11 +171,11 @@ def test_the_january_edition_runs_and_compares_against_its_band(tmp_path, mnist_
     saved = json.load(open(tmp_path / "jan" / "config.json"))
     assert (saved["edition"], saved["edition_file"]) == (JANUARY, f"editions/{JANUARY}.py")
 
-    r = compare(str(tmp_path / "jan"))
+    r = compare_cli(str(tmp_path / "jan"))
     out = r.stdout.splitlines()
     assert out[1] == (f"# reference: {JANUARY} as published "
                       f"(reference/editions/{JANUARY}.log)")
-    seeds = len(compare_log.read_band(bands.edition_band(JANUARY)[0])["seeds"])
+    seeds = len(bands.read_band(bands.edition_band(JANUARY)[0])["seeds"])
     assert out[2] == (f"# band: reference/editions/{JANUARY}/band.json, {seeds} seeds of "
                       f"edition {JANUARY} (optimizer=adam, training_steps=781, display_step=10, "
                       "log_format=iter)")
@@ -228,7 +224,7 @@ def test_resume_keeps_the_edition_cuts_iter_lines_and_refuses_another(tmp_path, 
 @pytest.mark.parametrize("name", NEW_EDITIONS)
 def test_each_editions_band_file_is_made_from_its_committed_logs(name):
     band_file, _ = bands.edition_band(name)
-    committed = json.loads(band_json(compare_log.read_band(band_file)))
+    committed = json.loads(band_json(bands.read_band(band_file)))
     seeds, logs = edition_logs(name)
     rebuilt = json.loads(band_json(band_from_logs(logs)))
     for key in ("steps", "format", "loss", "accuracy", "test_accuracy", "test_accuracy_full",
@@ -259,7 +255,7 @@ def test_each_editions_band_file_is_made_from_its_committed_logs(name):
     ("reference/editions/bidirectional_rnn_2017_08.log", "bidirectional_rnn_2017_01", False),
 ])
 def test_published_logs_are_judged_by_their_edition(log, edition, consistent):
-    r = compare(log, *(["--edition", edition] if edition else []))
+    r = compare_cli(log, *(["--edition", edition] if edition else []))
     assert r.returncode == (0 if consistent else 1), r.stdout + r.stderr
     last = [line for line in r.stdout.splitlines() if not line.startswith("#")][-1]
     assert last.startswith("consistent with" if consistent else "not consistent: ")
@@ -268,7 +264,7 @@ def test_published_logs_are_judged_by_their_edition(log, edition, consistent):
 def test_the_readmes_editions_tables_come_from_the_committed_bands():
     made, logs = {}, {}
     for name in bands.editions():
-        made[name] = compare_log.read_band(bands.edition_band(name)[0])
+        made[name] = bands.read_band(bands.edition_band(name)[0])
         logs[name] = edition_logs(name)[1]
     readme = open(os.path.join(ROOT, "README.md")).read()
     assert editions_table(made) in readme
@@ -311,21 +307,21 @@ def test_make_band_refuses_a_runs_dir_of_another_config(tmp_path):
 def test_how_sure_the_verdict_is_and_a_caution_for_a_band_that_fails_its_own_seeds():
     """After each verdict, how often the rule rejects the band's own seeds at the judged steps;
     more than 5% of them: a caution, and a command (pasteable) that makes a better band."""
-    tutorial = compare_log.read_band(compare_log.REFERENCE_BAND)
+    tutorial = bands.read_band(bands.REFERENCE_BAND)
     steps = tutorial["steps"][:3]
-    line = compare_log.how_sure(tutorial, steps, final=False)
-    rates = rule.error_rates(compare_log.seeds_at(tutorial, steps, final=False), pairs=False)
+    line = compare.how_sure(tutorial, steps, final=False)
+    rates = rule.error_rates(bands.seeds_at(tutorial, steps, final=False), pairs=False)
     n = len(tutorial["seeds"])
     assert line == (f"# how sure: at these 3 display steps this rule rejects {len(rates.single)} "
                     f"of its {n} seeds, each judged against the others (so few can't rule out "
                     f"a rate of {rule.upper_bound(len(rates.single), n):.0%} for genuine runs)")
     # a band of 5 seeds, one of which got half the test images wrong
     logs = edition_logs(JANUARY)[1][:5]
-    logs[4]["test_accuracy"] = 0.5
+    logs[4] = dataclasses.replace(logs[4], test_accuracy=0.5)
     weak = dict(band_from_logs(logs), seeds=[1, 2, 3, 4, 5], train_args=[
         f"editions/{JANUARY}.py", "--learning_rate=0.002"], config=bands.model_config(
         dict(bands.edition_config(JANUARY), learning_rate=0.002)))
-    line = compare_log.how_sure(weak, weak["steps"], final=True)
+    line = compare.how_sure(weak, weak["steps"], final=True)
     assert line.endswith(". Caution: a verdict against this band is weak evidence; more seeds "
                          "make a band that judges better: python make_band.py "
                          f"editions/{JANUARY}.py --seeds 20 -- --learning_rate=0.002"), line

@@ -9,13 +9,13 @@ import types
 
 import pytest
 
-import compare_log
 import data
-import runs
+from lstm_mnist import bands, runs, sweeps, tutorial_log
 import train_rnn
-from configurator import PUBLISHED, config_defaults
+from lstm_mnist.published import PUBLISHED
+from lstm_mnist.settings import config_defaults
 from conftest import ROOT
-from make_band import band_from_logs, band_json, rule_error_rates
+from lstm_mnist.bands import band_from_logs, band_json, error_rates as rule_error_rates
 
 BAND_RUNS = os.path.join(ROOT, "reference", "band_runs")
 
@@ -24,11 +24,11 @@ def band_logs():
     """The committed band logs: (their seeds, the parsed logs), in seed order."""
     seeds = sorted(int(re.search(r"seed_(\d+)\.log", p)[1])
                    for p in glob.glob(os.path.join(BAND_RUNS, "seed_*.log")))
-    return seeds, [compare_log.read_log(os.path.join(BAND_RUNS, f"seed_{s}.log")) for s in seeds]
+    return seeds, [tutorial_log.read(os.path.join(BAND_RUNS, f"seed_{s}.log")) for s in seeds]
 
 
 def test_the_band_file_is_made_from_the_committed_logs():
-    committed = json.loads(band_json(compare_log.read_band(compare_log.REFERENCE_BAND)))
+    committed = json.loads(band_json(bands.read_band(bands.REFERENCE_BAND)))
     seeds, logs = band_logs()
     rebuilt = json.loads(band_json(band_from_logs(logs)))
     for key in ("steps", "loss", "accuracy", "test_accuracy", "test_accuracy_full",
@@ -38,7 +38,7 @@ def test_the_band_file_is_made_from_the_committed_logs():
 
 
 def test_the_error_rates_in_the_band_file_are_the_rules():
-    committed = compare_log.read_band(compare_log.REFERENCE_BAND)
+    committed = bands.read_band(bands.REFERENCE_BAND)
     rates = rule_error_rates(committed)
     assert json.loads(band_json({"error_rates": rates}))["error_rates"] == committed["error_rates"]
     assert rates["single_run_rejected"] <= 0.05 and rates["pairs_rejected"] <= 0.05
@@ -66,13 +66,13 @@ SWEEPS = ["docs/sweep_optimizers", "docs/sweep_cells"]
 
 @pytest.mark.parametrize("folder", SWEEPS)
 def test_the_readmes_sweep_tables_come_from_their_committed_runs(folder):
-    import sweep
     folder = os.path.join(ROOT, folder)
     with open(os.path.join(folder, "results.json")) as f:
         results = json.load(f)
-    rows = sweep.collect(sweep.parse_grid(results["grid"], config_defaults()), results["seeds"],
-                         os.path.join(folder, "runs"))
-    table = sweep.table(rows)
+    plan = sweeps.plan_sweep(sweeps.parse_grid(results["grid"]), results["seeds"],
+                             results["train_args"], folder)
+    rows = sweeps.collect(plan)
+    table = sweeps.table(rows)
     assert open(os.path.join(folder, "results.md")).read().endswith(table)
     page = open(os.path.join(ROOT, "docs", "experiments.md")).read()   # linked from the README
     assert table in page

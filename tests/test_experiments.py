@@ -8,8 +8,8 @@ import types
 import numpy as np
 import pytest
 
-import configurator
-import runs
+from lstm_mnist import model as predicting
+from lstm_mnist import bands, cli, published, runs, settings
 import train_rnn
 from conftest import ROOT, tiny_config
 
@@ -31,7 +31,7 @@ TRAININGS = [dict(optimizer=o) for o in OPTIMIZERS if o != "gradient_descent"]
 
 
 def graph_of(**overrides):
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
     graph = tf.Graph()
     with graph.as_default():
         g = train_rnn.build_graph(tiny_config(num_hidden=H, **overrides), seed=4)
@@ -43,7 +43,7 @@ def graph_of(**overrides):
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m['cell']}-bi{m['bidirectional']}")
 def test_each_cell_and_direction_has_its_variables_and_shapes(model):
     graph, g = graph_of(**model)
-    from tf1 import tf1
+    from lstm_mnist.tf1 import tf1
     with graph.as_default():
         shapes = {v.name[:-2]: v.shape.as_list() for v in tf1.trainable_variables()}
     cell = CELL_VARIABLES[model["cell"]]
@@ -56,7 +56,7 @@ def test_each_cell_and_direction_has_its_variables_and_shapes(model):
 
 
 def test_bidirectional_cells_start_apart_and_repeat_with_the_seed():
-    from tf1 import tf1
+    from lstm_mnist.tf1 import tf1
 
     def kernels():
         graph, _ = graph_of(bidirectional=True)
@@ -74,7 +74,7 @@ def test_bidirectional_cells_start_apart_and_repeat_with_the_seed():
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_each_optimizer_is_tf1s_with_the_configs_rates(optimizer):
-    from tf1 import tf1
+    from lstm_mnist.tf1 import tf1
     graph, g = graph_of(optimizer=optimizer, learning_rate=0.0123, momentum=0.5)
     applies = [op for op in graph.get_operations() if op.type.endswith(APPLY_OP[optimizer])]
     assert len(applies) == 4                    # one per trainable variable
@@ -96,7 +96,7 @@ LEARNING_RATES = {"gradient_descent": 0.5, "momentum": 0.1, "adam": 0.01, "rmspr
 @pytest.mark.parametrize("choice", MODELS + TRAININGS, ids=lambda c: "-".join(map(str, c.values())))
 def test_each_choice_learns_a_batch(choice, mnist):
     """Trained on one batch, every cell, direction and optimizer lowers its loss."""
-    from tf1 import tf1
+    from lstm_mnist.tf1 import tf1
     optimizer = choice.get("optimizer", "adam")
     graph, g = graph_of(**dict(choice, optimizer=optimizer,
                                learning_rate=LEARNING_RATES[optimizer]))
@@ -127,7 +127,6 @@ def steps_of(folder):
 
 @pytest.mark.parametrize("choice", MODELS + TRAININGS, ids=lambda c: "-".join(map(str, c.values())))
 def test_each_choice_resumes_exactly_and_predicts(choice, mnist, tmp_path, capsys):
-    import predict
     lr = LEARNING_RATES[choice.get("optimizer", "gradient_descent")] / 10
     cfg = tiny_config(num_hidden=H, batch_size=32, training_steps=12, display_step=4,
                       checkpoint_every=6, seed=9, runs_dir=str(tmp_path), learning_rate=lr,
@@ -142,7 +141,7 @@ def test_each_choice_resumes_exactly_and_predicts(choice, mnist, tmp_path, capsy
     assert steps_of(tmp_path / "split") == steps_of(tmp_path / "whole")
     assert any(n.startswith("events.out.tfevents") for n in os.listdir(tmp_path / "whole"))
 
-    model = predict.Model(str(tmp_path / "whole"))
+    model = predicting.Model(str(tmp_path / "whole"))
     assert vars(model.cfg)["cell"] == cfg.cell and model.status.step == 12
     probs = model.probabilities(mnist.test.images[:5].reshape(-1, 28, 28))
     assert probs.shape == (5, 10)
@@ -170,8 +169,8 @@ def test_resume_refuses_another_cell_optimizer_or_direction(tmp_path):
 # --- the command line -------------------------------------------------------------------------
 
 def parse(*argv):
-    parser = configurator.config_parser(choices=train_rnn.CHOICES)
-    return configurator.parse_config(list(argv), parser)[0]
+    parser = cli.config_parser()
+    return cli.parse_config(list(argv), parser)[0]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -193,13 +192,20 @@ def test_bad_choices_stop_with_one_line(argv, message, capsys):
     assert e.value.code == 2 and err.count("\n") == 1 and message in err
 
 
+def test_the_checked_choices_are_the_cells_and_optimizers_train_rnn_builds():
+    """published.py names the choices (checked before TensorFlow loads); train_rnn.py maps the
+    same names to TF1's classes."""
+    assert tuple(train_rnn.CELLS) == published.CHOICES["cell"]
+    assert tuple(train_rnn.OPTIMIZERS) == published.CHOICES["optimizer"]
+
+
 def test_choices_parse_and_config_py_values_are_checked_too():
     assert parse("--bidirectional=true").bidirectional is True
     assert parse("--bidirectional=0").bidirectional is False
     assert parse("--cell=basic_rnn", "--optimizer=rmsprop").cell == "basic_rnn"
     assert parse().lstm_impl == "basic" and parse("--lstm_impl=fast").lstm_impl == "fast"
-    edited = types.SimpleNamespace(**dict(configurator.config_defaults(), cell="GRU"))
-    assert configurator.check_config(edited, train_rnn.CHOICES) == (
+    edited = types.SimpleNamespace(**dict(settings.config_defaults(), cell="GRU"))
+    assert cli.check_config(edited) == (
         "--cell must be one of basic_lstm, lstm, gru, basic_rnn, got 'GRU' (did you mean gru?)")
 
 
@@ -218,7 +224,7 @@ def test_compare_log_says_when_a_run_is_not_the_bands_model(tmp_path, capsys):
     runs.write_config(str(folder), tiny_config(training_steps=10000, display_step=200,
                                                num_hidden=128, cell="gru"), 1)
     shutil.copy(os.path.join(ROOT, "reference", "band_runs", "seed_1.log"), folder / "log.txt")
-    compare_log.main([str(folder), "--band", compare_log.REFERENCE_BAND])
+    compare_log.main([str(folder), "--band", bands.REFERENCE_BAND])
     out = capsys.readouterr().out
     assert (f"# note: {folder} is not the band's model (cell=gru); the allowed spread is that "
             "of the band's seeds") in out.splitlines()

@@ -6,9 +6,9 @@ import sys
 
 import numpy as np
 import pytest
-import runs
+from lstm_mnist import runs
 import train_rnn
-from tf1 import tf
+from lstm_mnist.tf1 import tf
 from conftest import ROOT, tiny_config
 
 tf1 = tf.compat.v1

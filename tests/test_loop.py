@@ -4,6 +4,7 @@ whose seeds agree."""
 import glob
 import json
 import math
+from dataclasses import replace
 import os
 import re
 import shutil
@@ -12,15 +13,14 @@ import sys
 
 import pytest
 
-import compare_log
-from conftest import ROOT
-from lstm_mnist import rule
-from make_band import band_from_logs, band_json
+from conftest import ROOT, copy_project
+from lstm_mnist import bands, compare, rule, tutorial_log
+from lstm_mnist.bands import band_from_logs, band_json
 
 TUTORIAL_BAND_RUNS = os.path.join(ROOT, "reference", "band_runs")
 
 
-def compare(*args, cwd=ROOT, root=ROOT):
+def compare_cli(*args, cwd=ROOT, root=ROOT):
     return subprocess.run([sys.executable, os.path.join(root, "compare_log.py"), *args],
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
@@ -28,11 +28,8 @@ def compare(*args, cwd=ROOT, root=ROOT):
 def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     """A learner's clone: config.py edited (Adam, a short run); the run's compare names the
     missing band and the command that makes it; that command works; then compare judges."""
-    project = tmp_path / "project"
-    (project / "reference").mkdir(parents=True)
-    for path in glob.glob(os.path.join(ROOT, "*.py")):
-        shutil.copy(path, project)
-    shutil.copytree(os.path.join(ROOT, "lstm_mnist"), project / "lstm_mnist")
+    project = copy_project(tmp_path / "project")
+    (project / "reference").mkdir()
     for name in ("seed_band.json", "tutorial_output.log"):
         shutil.copy(os.path.join(ROOT, "reference", name), project / "reference")
     text = open(os.path.join(ROOT, "config.py")).read()
@@ -48,7 +45,7 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     r = subprocess.run([sys.executable, "train_rnn.py", "--run_name=mine", "--seed=11"],
                        capture_output=True, text=True, timeout=300, cwd=project)
     assert r.returncode == 0, r.stderr
-    r = compare("runs/mine", cwd=project, root=project)
+    r = compare_cli("runs/mine", cwd=project, root=project)
     assert r.returncode == 2 and r.stdout == ""
     message = r.stderr.strip()
     assert message.startswith("compare_log.py: error: runs/mine: no seed band for its config "
@@ -65,7 +62,7 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     assert band["config"]["optimizer"] == "adam" and band["reference"] is None
     assert len(band["seeds"]) == 10
 
-    r = compare("runs/mine", "--plot", "mine.png", cwd=project, root=project)
+    r = compare_cli("runs/mine", "--plot", "mine.png", cwd=project, root=project)
     assert r.returncode in (0, 1), r.stderr
     lines = r.stdout.splitlines()
     assert lines[1] == "# reference: seeds' mean (no log was published for this config)"
@@ -73,15 +70,15 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
                                "optimizer=adam, training_steps=20")
     assert lines[3] == "# edition of this run: none (a config of its own) (its config.json)"
     assert "seeds' mean" in lines[4]                     # the table says what the reference is
-    run = compare_log.read_log(str(project / "runs" / "mine"))
-    _, verdict = compare_log.verdict(run, band, band["steps"], name="the band of its config")
+    run = tutorial_log.read(str(project / "runs" / "mine"))
+    verdict = compare.verdict(run, band, band["steps"], name="the band of its config").lines
     assert [l for l in lines if not l.startswith("#")][-len(verdict):] == verdict
     assert (project / "mine.png").stat().st_size > 10_000
     # --against: another run of the same config, found with the same band
     r = subprocess.run([sys.executable, "train_rnn.py", "--run_name=again", "--seed=12"],
                        capture_output=True, text=True, timeout=300, cwd=project)
     assert r.returncode == 0, r.stderr
-    r = compare("runs/mine", "--against", "runs/again", cwd=project, root=project)
+    r = compare_cli("runs/mine", "--against", "runs/again", cwd=project, root=project)
     assert r.returncode in (0, 1) and r.stdout.splitlines()[2].startswith(
         f"# band: {os.path.relpath(band_file, project)}")
 
@@ -105,9 +102,9 @@ def cut_log(path, last_step, tmp_path, finished=True):
 @pytest.mark.parametrize("finished", [True, False])
 def test_a_tutorial_run_cut_short_is_judged_on_its_steps(tmp_path, finished):
     log = cut_log(os.path.join(TUTORIAL_BAND_RUNS, "seed_4.log"), 4000, tmp_path, finished)
-    r = compare(log)
+    r = compare_cli(log)
     assert r.returncode == 0, r.stdout + r.stderr
-    seeds = len(compare_log.read_band(compare_log.REFERENCE_BAND)["seeds"])
+    seeds = len(bands.read_band(bands.REFERENCE_BAND)["seeds"])
     assert f"# band: reference/seed_band.json, {seeds} seeds of the tutorial" in r.stdout
     lines = [line for line in r.stdout.rstrip().splitlines() if not line.startswith("#")]
     assert lines[-2] == ("final test accuracy: not judged (the band's is at step 10000, this "
@@ -121,7 +118,7 @@ def test_a_tutorial_run_cut_short_is_judged_on_its_steps(tmp_path, finished):
 def test_a_cut_short_run_that_differs_is_still_rejected(tmp_path):
     """Ten times the learning rate, cut at 4000 steps, against the tutorial's band."""
     log = cut_log(os.path.join(ROOT, "tests", "data", "lr0.01_seed7.log"), 4000, tmp_path)
-    r = compare(log, "--band", compare_log.REFERENCE_BAND)
+    r = compare_cli(log, "--band", bands.REFERENCE_BAND)
     assert r.returncode == 1 and "not consistent: " in r.stdout
 
 
@@ -129,9 +126,9 @@ def agreeing_logs():
     """Four seeds that print the same accuracy (1.000) and loss from step 20 on: spread 0."""
     logs = []
     for k in range(4):
-        logs.append(dict(steps=[1, 10, 20, 30], loss=[2.3 + 0.01 * k, 1.0 + 0.02 * k, 0.01, 0.01],
-                         accuracy=[0.1 + 0.01 * k, 0.5 + 0.02 * k, 1.0, 1.0],
-                         test_accuracy=0.98, test_accuracy_full=0.97, diverged=None))
+        logs.append(tutorial_log.Log("step", (1, 10, 20, 30),
+                                     (2.3 + 0.01 * k, 1.0 + 0.02 * k, 0.01, 0.01),
+                                     (0.1 + 0.01 * k, 0.5 + 0.02 * k, 1.0, 1.0), 0.98, 0.97, None))
     return logs
 
 
@@ -140,27 +137,28 @@ def test_a_band_whose_seeds_agree_is_judged_with_the_rounding(tmp_path):
     band = dict(band_from_logs(logs), seeds=[1, 2, 3, 4])
     assert band["accuracy"]["std"][2:] == [0, 0] and band["test_accuracy"]["std"] == 0
     steps = band["steps"]
-    seeds = compare_log.seeds_at(band, steps)
+    seeds = bands.seeds_at(band, steps)
     # the same numbers: consistent, with a finite lead
-    run = dict(logs[0])
-    judged, _ = compare_log.verdict(run, band, steps)
-    assert judged.consistent and math.isfinite(rule.lead(compare_log.points_at(run, steps), seeds))
+    run = logs[0]
+    assert compare.verdict(run, band, steps).consistent
+    assert math.isfinite(rule.lead(run.points(steps), seeds))
     # one printed digit away is inside (the rounding), two are not
-    judged, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.9995, 1.0]), band, steps)
-    assert judged.inside[1, 2]
-    judged, _ = compare_log.verdict(dict(run, accuracy=[0.1, 0.5, 0.998, 1.0]), band, steps)
-    assert not judged.inside[1, 2]
+    judged = compare.verdict(replace(run, accuracy=(0.1, 0.5, 0.9995, 1.0)), band, steps)
+    assert judged.verdict.inside[1, 2]
+    judged = compare.verdict(replace(run, accuracy=(0.1, 0.5, 0.998, 1.0)), band, steps)
+    assert not judged.verdict.inside[1, 2]
     # against another run, and the final accuracies: no division by the zero spread
-    judged, lines = compare_log.verdict(run, band, steps, against=dict(logs[1]))
-    assert all(math.isfinite(float(x)) for line in lines for x in re.findall(r"[-+]?\d+\.\d+", line))
+    lines = compare.verdict(run, band, steps, against=logs[1]).lines
+    numbers = [float(x) for line in lines for x in re.findall(r"[-+]?\d+\.\d+", line)]
+    assert numbers and all(map(math.isfinite, numbers))
     # and through the command line, with a band file
     path = tmp_path / "band.json"
     path.write_text(band_json(dict(band, reference=None)))
     log = tmp_path / "run.log"
     log.write_text("".join(f"Step {s}, Minibatch Loss= {l:.4f}, Training Accuracy= {a:.3f}\n"
-                           for s, l, a in zip(run["steps"], run["loss"], run["accuracy"]))
+                           for s, l, a in zip(run.steps, run.loss, run.accuracy))
                    + "Optimization Finished!\nTesting Accuracy: 0.98\n")
-    r = compare(str(log), "--band", str(path))
+    r = compare_cli(str(log), "--band", str(path))
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     last = [line for line in r.stdout.splitlines() if not line.startswith("#")][-1]
     assert last == "consistent with this band"   # a band of another config
@@ -170,7 +168,7 @@ def test_a_band_of_three_seeds_cannot_judge(tmp_path):
     band = band_from_logs(agreeing_logs()[:3])
     path = tmp_path / "band.json"
     path.write_text(band_json(dict(band, seeds=[1, 2, 3])))
-    r = compare(os.path.join(ROOT, "reference", "tutorial_output.log"), "--band", str(path))
+    r = compare_cli(os.path.join(ROOT, "reference", "tutorial_output.log"), "--band", str(path))
     assert r.returncode == 2 and r.stderr == (
         f"compare_log.py: error: {path}: a band needs at least 4 seeds, it has 3; make it again "
         "with python make_band.py --seeds 10\n")
@@ -183,13 +181,13 @@ def test_a_diverged_run_is_said_so(tmp_path):
         "# seed 1; repeat this run with: python train_rnn.py --seed=1 --learning_rate=50.0\n"
         "Step 1, Minibatch Loss= 2.5000, Training Accuracy= 0.100\n"
         "# diverged: loss became nan at step 2; lower --learning_rate (now 50.0)\n")
-    r = compare(str(folder))
+    r = compare_cli(str(folder))
     assert r.returncode == 1 and r.stderr == ""
     assert r.stdout.splitlines()[1] == "not consistent: diverged at step 2 (loss became nan)"
     stdout_log = tmp_path / "stdout.log"   # a saved stdout has the nan line, not the note
     stdout_log.write_text("Step 1, Minibatch Loss= 2.5000, Training Accuracy= 0.100\n"
                           "Step 200, Minibatch Loss= nan, Training Accuracy= 0.098\n")
-    r = compare(str(stdout_log))
+    r = compare_cli(str(stdout_log))
     assert r.returncode == 1
     assert r.stdout.splitlines()[1] == ("not consistent: diverged at step 200 (the loss became "
                                         "nan)")
@@ -197,7 +195,7 @@ def test_a_diverged_run_is_said_so(tmp_path):
 
 @pytest.mark.parametrize("plot", ["missing/out.png", "."])
 def test_an_unusable_plot_path_stops_before_judging(tmp_path, plot):
-    r = compare(os.path.join(ROOT, "reference", "tutorial_output.log"), "--plot",
+    r = compare_cli(os.path.join(ROOT, "reference", "tutorial_output.log"), "--plot",
                 str(tmp_path / plot))
     assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
     assert r.stderr.startswith(f"compare_log.py: error: --plot {tmp_path / plot}")
@@ -217,7 +215,7 @@ def test_an_unwritable_plot_folder_stops_before_judging(tmp_path):
         if "mount" in r.stderr or "unshare" in r.stderr:
             pytest.skip(f"no read-only mount here: {r.stderr.strip()}")
     else:
-        r = compare(os.path.join(ROOT, "reference", "tutorial_output.log"), "--plot",
+        r = compare_cli(os.path.join(ROOT, "reference", "tutorial_output.log"), "--plot",
                     str(folder / "x.png"))
     assert r.returncode == 2 and r.stdout == ""
     assert "its folder does not exist or is not writable" in r.stderr

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import predict
-import serve
 from conftest import ROOT, train_run
+from lstm_mnist import model as predicting
+from lstm_mnist import images, reading, server
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +26,12 @@ def trained_run(tmp_path_factory, mnist_dir):
 
 @pytest.fixture(scope="module")
 def model(trained_run):
-    return predict.Model(str(trained_run))
+    return predicting.Model(str(trained_run))
 
 
 @pytest.fixture(scope="module")
 def client(model):
-    return serve.create_app(model).test_client()
+    return server.create_app(model).test_client()
 
 
 def png(array):
@@ -60,7 +60,7 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
     r = post(client, png(image))
     assert r.status_code == 200
     body = r.get_json()
-    probs, beliefs = model.reading(predict.load_image(io.BytesIO(png(image)))[None])
+    probs, beliefs = model.reading(images.load_image(io.BytesIO(png(image)))[None])
     assert body["prediction"] == probs[0].argmax()
     np.testing.assert_allclose(body["probabilities"], probs[0], atol=1e-6)
     np.testing.assert_allclose(body["beliefs"], beliefs[0], atol=1e-6)
@@ -82,7 +82,7 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
      "the drawing: no digit found: the image is blank; draw a digit"),
     (b"hello", "notes.txt", 400,
      "notes.txt: cannot read it as an image (UnidentifiedImageError); give a PNG or JPEG file"),
-    (b"\0" * (serve.MAX_UPLOAD_MB * 2**20 + 1), "huge.png", 413,
+    (b"\0" * (server.MAX_UPLOAD_MB * 2**20 + 1), "huge.png", 413,
      "the upload is larger than 20 MB; send a smaller image (a digit needs no more than "
      "1024x1024 pixels)"),
 ])
@@ -108,9 +108,9 @@ def test_a_truncated_jpeg_and_requests_without_an_image(client, mnist):
 def test_a_bidirectional_run_says_its_strip_has_no_meaning(tmp_path, mnist_dir):
     run = train_run(tmp_path, mnist_dir, "bi", "--training_steps=2", "--display_step=1",
                     "--bidirectional=True", "--num_hidden=8", "--seed=1")
-    model = predict.Model(str(run))
-    client = serve.create_app(model).test_client()
-    assert client.get("/api/model").get_json()["note"] == predict.NO_ROW_BELIEFS
+    model = predicting.Model(str(run))
+    client = server.create_app(model).test_client()
+    assert client.get("/api/model").get_json()["note"] == reading.NO_ROW_BELIEFS
     body = post(client, png(np.pad(np.ones((12, 4)), 8))).get_json()
     assert body["beliefs"] is None and len(body["probabilities"]) == 10
 

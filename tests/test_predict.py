@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import predict
 from conftest import ROOT, train_run
+from lstm_mnist import model as predicting
+from lstm_mnist import images, reading
 
 
 def run_predict(*args):
@@ -30,7 +31,7 @@ def trained_run(tmp_path_factory, mnist_dir):
 def graph_probabilities(run_dir, images):
     """The trained graph's softmax on raw arrays, without predict.py's image handling."""
     import train_rnn
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
     cfg = types.SimpleNamespace(**json.loads((run_dir / "config.json").read_text())["config"])
     with tf.Graph().as_default():
         g = train_rnn.build_graph(cfg, seed=123)
@@ -71,7 +72,7 @@ def test_dark_on_white_at_another_size_gives_the_mnist_input(mnist, tmp_path):
         page = Image.new("RGB", (260, 180), "white")
         page.paste(big.convert("RGB"), (120, 10))
         page.save(tmp_path / "page.jpg", quality=95)
-        made = predict.load_image(str(tmp_path / "page.jpg"))
+        made = images.load_image(str(tmp_path / "page.jpg"))
         assert made.shape == (28, 28) and made.dtype == np.float32
         assert np.abs(made - x).mean() < 0.06, i
         # centring by centre of mass places a resampled digit within one pixel of the original
@@ -175,7 +176,7 @@ def render(x, scale, paper, ink, gradient=0.0, noise=0.0, rng=None):
 def test_predictions_do_not_depend_on_the_paper(trained_run, mnist, tmp_path):
     """Twenty MNIST test digits drawn 4-8x larger on six kinds of paper: the predictions on
     each paper equal those on clean white paper for at least 19 of the 20."""
-    model = predict.Model(str(trained_run))
+    model = predicting.Model(str(trained_run))
     rng = np.random.RandomState(0)
     digits = [mnist.test.images[i].reshape(28, 28) for i in range(20)]
     scales = [4 + i % 5 for i in range(20)]
@@ -189,7 +190,7 @@ def test_predictions_do_not_depend_on_the_paper(trained_run, mnist, tmp_path):
                 image.save(path)
             else:
                 path = image                       # a file of its own kind, made by `draw`
-            inputs.append(predict.load_image(str(path)))
+            inputs.append(images.load_image(str(path)))
         return model.probabilities(np.stack(inputs)).argmax(1)
 
     white = predictions(lambda x, s: render(x, s, 255, 0))
@@ -222,7 +223,7 @@ def test_a_28x28_dark_on_white_digit_is_inverted(mnist):
     for i in range(5):
         x = mnist.test.images[i].reshape(28, 28)
         dark = Image.fromarray(255 - np.round(x * 255).astype(np.uint8))
-        made = predict.mnist_like(dark)
+        made = images.mnist_like(dark)
         assert made[0].max() == 0 and made.max() > 0.9          # light strokes on black
         assert np.abs(made - x).mean() < 0.1, i                 # taken as is: about 0.8
         best = max(np.corrcoef(np.roll(made, shift, (0, 1)).ravel(), x.ravel())[0, 1]
@@ -262,7 +263,7 @@ def test_a_phone_sized_photo_is_shrunk_first(tmp_path):
     ImageDraw.Draw(photo).line([(1800, 700), (2050, 2300)], fill=(25, 25, 35), width=90)
     photo.save(tmp_path / "big.jpg", quality=92)
     photo.resize((1024, 768), Image.LANCZOS).save(tmp_path / "small.png")
-    big, small = (predict.load_image(str(tmp_path / n)) for n in ("big.jpg", "small.png"))
+    big, small = (images.load_image(str(tmp_path / n)) for n in ("big.jpg", "small.png"))
     assert big.shape == (28, 28) and np.abs(big - small).mean() < 0.02
     rows = np.nonzero(big.max(1) > 0.5)[0]
     assert rows[-1] - rows[0] + 1 >= 19                  # the stroke fills the 20-pixel box
@@ -291,18 +292,18 @@ def test_runs_are_found_from_the_project_folder(tmp_path, monkeypatch):
     project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
     (project / "runs").mkdir(parents=True)
     elsewhere.mkdir()
-    monkeypatch.setattr(predict, "HERE", str(project))
+    monkeypatch.setattr(predicting, "ROOT", str(project))
     monkeypatch.chdir(elsewhere)
-    assert predict.find_runs_dir("runs") == str(project / "runs")
+    assert predicting.find_runs_dir("runs") == str(project / "runs")
     (elsewhere / "runs").mkdir()                       # a runs/ here comes first
-    assert predict.find_runs_dir("runs") == "runs"
-    assert predict.find_runs_dir("/abs/runs") == "/abs/runs"
+    assert predicting.find_runs_dir("runs") == "runs"
+    assert predicting.find_runs_dir("/abs/runs") == "/abs/runs"
 
 
 def test_a_better_run_is_named_when_the_newest_is_far_below_the_tutorial(trained_run, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
-    floor = predict.tutorial_lowest_accuracy()
+    floor = predicting.tutorial_lowest_accuracy()
     for name, accuracy, age in (("good", floor + 0.01, 200), ("short", floor - 0.2, 100),
                                 ("poorer", floor - 0.3, 300)):
         shutil.copytree(trained_run, runs / name)
@@ -324,9 +325,9 @@ def test_the_belief_after_row_t_is_the_model_that_reads_only_t_rows(trained_run,
     """row_beliefs[:, t-1] must be what the same weights predict when the image ends after row
     t: a graph of t timesteps (the LSTM's variables don't depend on their number) fed rows 1..t."""
     import train_rnn
-    from tf1 import tf1
+    from lstm_mnist.tf1 import tf1
     images = mnist.test.images[:16].reshape(-1, 28, 28)
-    model = predict.Model(str(trained_run))
+    model = predicting.Model(str(trained_run))
     probs, beliefs = model.reading(images)
     assert beliefs.shape == (16, 28, 10)
     np.testing.assert_allclose(beliefs[:, -1], probs, atol=1e-6)
@@ -361,7 +362,7 @@ def test_the_reading_figure_shows_the_input_and_every_rows_belief():
     image[4:24, 12:16] = 1
     beliefs = np.full((28, 10), 0.02, np.float32)
     beliefs[np.arange(28), np.arange(28) % 10] = 0.82
-    fig = predict.reading_figure(image, beliefs, "a title")
+    fig = reading.reading_figure(image, beliefs, "a title")
     seen, strip = fig.axes[:2]
     np.testing.assert_array_equal(seen.images[0].get_array(), image)
     np.testing.assert_array_equal(strip.images[0].get_array(), beliefs)
@@ -369,9 +370,9 @@ def test_the_reading_figure_shows_the_input_and_every_rows_belief():
     assert seen.get_ylim() == strip.get_ylim() == (27.5, -0.5)
     np.testing.assert_array_equal(strip.collections[0].get_offsets(),
                                   np.c_[np.arange(28) % 10, np.arange(28)])
-    note = predict.reading_figure(image, None)
+    note = reading.reading_figure(image, None)
     assert any("bidirectional" in t.get_text() for t in note.axes[1].texts)
-    assert predict.figure_png(note).startswith(b"\x89PNG")
+    assert reading.figure_png(note).startswith(b"\x89PNG")
 
 
 def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_dir, mnist):
@@ -380,6 +381,6 @@ def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_di
     run = train_run(tmp_path, mnist_dir, "fast", "--training_steps=30", "--display_step=10",
                     "--lstm_impl=fast", "--learning_rate=0.1", "--seed=4")
     images = mnist.test.images[:8]
-    probs, beliefs = predict.Model(str(run)).reading(images.reshape(-1, 28, 28))
+    probs, beliefs = predicting.Model(str(run)).reading(images.reshape(-1, 28, 28))
     np.testing.assert_allclose(probs, graph_probabilities(run, images), atol=1e-5)
     assert beliefs.shape == (8, 28, 10)

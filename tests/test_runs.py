@@ -80,7 +80,7 @@ def test_resume_after_interruption_gives_the_same_log(tmp_path, mnist_dir, refer
 
 
 def test_tensorboard_scalars_match_the_log(reference_run):
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
     folder, stdout = reference_run
     logged = {}
     for line in stdout.splitlines():
@@ -272,7 +272,7 @@ def test_resuming_a_finished_run(tmp_path, mnist_dir, reference_run):
     steps = [l for l in (copy / "log.txt").read_text().splitlines() if l.startswith("Step ")]
     assert steps == [l for l in whole.stdout.splitlines() if l.startswith("Step ")]
     assert json.loads((copy / "config.json").read_text())["config"]["training_steps"] == 400
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
     seen = []
     for name in sorted(n for n in os.listdir(copy) if n.startswith("events.out")):
         for event in tf.compat.v1.train.summary_iterator(str(copy / name)):

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-import configurator
+from lstm_mnist import sweeps
 import sweep
-from compare_log import read_log
+from lstm_mnist.tutorial_log import read as read_log
 from conftest import ROOT
 
 TINY = ["--training_steps=20", "--display_step=10", "--num_hidden=8", "--batch_size=32"]
@@ -26,14 +26,13 @@ def run_sweep(tmp_path, mnist_dir, *args, train=TINY):
 
 
 def test_parse_grid_multiplies_keys_and_pairs_joined_ones():
-    types = configurator.config_defaults()
-    assert sweep.parse_grid(["cell=gru,lstm", "optimizer:learning_rate=adam:0.01,momentum:0.1"],
-                            types) == [
+    assert sweeps.parse_grid(["cell=gru,lstm",
+                              "optimizer:learning_rate=adam:0.01,momentum:0.1"]) == [
         [("cell", "gru"), ("optimizer", "adam"), ("learning_rate", "0.01")],
         [("cell", "gru"), ("optimizer", "momentum"), ("learning_rate", "0.1")],
         [("cell", "lstm"), ("optimizer", "adam"), ("learning_rate", "0.01")],
         [("cell", "lstm"), ("optimizer", "momentum"), ("learning_rate", "0.1")]]
-    assert sweep.run_name([("cell", "gru"), ("learning_rate", "0.01")], 3) == \
+    assert sweeps.run_name([("cell", "gru"), ("learning_rate", "0.01")], 3) == \
         "cell=gru,learning_rate=0.01-seed3"
 
 
@@ -64,15 +63,15 @@ def test_tiny_sweep_tables_what_its_runs_logged(tiny_sweep):
         logs = [read_log(str(folder / "runs" / f"{combo}-seed{s}" / "log.txt")) for s in (1, 2)]
         timings = [json.loads((folder / "runs" / f"{combo}-seed{s}" / "timing.json").read_text())
                    for s in (1, 2)]
-        accuracy = [log["test_accuracy_full"] for log in logs]
-        loss = [log["loss"][-1] for log in logs]
+        accuracy = [log.test_accuracy_full for log in logs]
+        loss = [log.loss[-1] for log in logs]
         ms = [t["ms_per_step"] for t in timings]
         assert row["test_accuracy_full"]["mean"] == pytest.approx(statistics.fmean(accuracy))
         assert row["test_accuracy_full"]["sd"] == pytest.approx(statistics.stdev(accuracy))
         assert row["final_minibatch_loss"]["values"] == loss
         assert row["ms_per_step"]["mean"] == pytest.approx(statistics.fmean(ms))
         assert row["mean_loss"] == pytest.approx([statistics.fmean(v) for v in
-                                                  zip(logs[0]["loss"], logs[1]["loss"])])
+                                                  zip(logs[0].loss, logs[1].loss)])
         assert row["steps"] == [20] and row["curve_steps"] == [1, 10, 20]
         assert line == (f"| {row['label']} | 2 | {statistics.fmean(accuracy):.4f} ± "
                         f"{statistics.stdev(accuracy):.4f} | {statistics.fmean(loss):.4f} ± "
@@ -199,10 +198,10 @@ def test_a_run_killed_before_its_test_accuracy_is_resumed(tiny_sweep, mnist_dir,
 
 def test_one_seed_shows_no_spread(tiny_sweep):
     folder, _ = tiny_sweep
-    combos = sweep.parse_grid(["optimizer=adam"], configurator.config_defaults())
-    combos = [c + [("cell", "basic_lstm"), ("bidirectional", "False")] for c in combos]
-    one = sweep.table(sweep.collect(combos, [1], str(folder / "runs")))
-    two = sweep.table(sweep.collect(combos, [1, 2], str(folder / "runs")))
+    combos = [[("optimizer", "adam"), ("cell", "basic_lstm"), ("bidirectional", "False")]]
+    train = json.loads((folder / "train_args.json").read_text())
+    one = sweeps.table(sweeps.collect(sweeps.plan_sweep(combos, [1], train, folder)))
+    two = sweeps.table(sweeps.collect(sweeps.plan_sweep(combos, [1, 2], train, folder)))
     assert "±" not in one and one.count("|") == two.count("|")
     assert two.splitlines()[2].count("±") == 3
 
@@ -242,4 +241,4 @@ def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_di
     for log in logs:                                      # each saved where it stopped
         steps = [int(n[5:-6]) for n in os.listdir(log.parent) if n.endswith(".index")]
         assert len(steps) == 1 and 100 <= steps[0] < 100000
-        assert not sweep.finished(str(log.parent))        # the same command resumes it
+        assert not sweeps.finished(str(log.parent))        # the same command resumes it

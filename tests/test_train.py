@@ -3,17 +3,15 @@ reproducibility."""
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-import configurator
-import runs
+from lstm_mnist import cli, published, runs, settings
 import train_rnn
-from conftest import ROOT, tiny_config
+from conftest import ROOT, copy_project, tiny_config
 
 STEP_LINE = re.compile(r"^Step \d+, Minibatch Loss= \d+\.\d{4}, Training Accuracy= \d\.\d{3}$")
 
@@ -26,7 +24,7 @@ def run_cli(*args, timeout=300):
 # --- config -----------------------------------------------------------------------------------
 
 def test_overrides_are_typed():
-    cfg, _ = configurator.parse_config(["--training_steps=500", "--seed=3", "--learning_rate=1e-2"])
+    cfg, _ = cli.parse_config(["--training_steps=500", "--seed=3", "--learning_rate=1e-2"])
     assert cfg.training_steps == 500 and cfg.seed == 3 and cfg.learning_rate == 0.01
     assert cfg.batch_size == 128 and cfg.data_dir == "/tmp/data/"
 
@@ -55,7 +53,7 @@ def test_overrides_are_typed():
 ])
 def test_bad_values_exit_2_with_one_line(arg, message, capsys):
     with pytest.raises(SystemExit) as e:
-        configurator.parse_config([arg])
+        cli.parse_config([arg])
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -81,7 +79,7 @@ def test_cli_missing_data_is_one_line(tmp_path):
 # --- graph ------------------------------------------------------------------------------------
 
 def test_graph_names_and_shapes():
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
     cfg = tiny_config(num_hidden=128)
     with tf.Graph().as_default():
         g = train_rnn.build_graph(cfg, seed=0)
@@ -94,7 +92,7 @@ def test_graph_names_and_shapes():
 
 
 def test_same_seed_same_initial_weights_different_seed_different():
-    from tf1 import tf
+    from lstm_mnist.tf1 import tf
 
     def initial(seed):
         with tf.Graph().as_default():
@@ -159,16 +157,12 @@ def test_same_seed_twice_gives_identical_log(mnist_dir):
 
 
 def test_published_values_are_config_pys():
-    assert configurator.PUBLISHED == configurator.config_defaults()
+    assert published.PUBLISHED == settings.config_defaults()
 
 
 def test_repeat_command_repeats_a_run_made_with_an_edited_config_py(tmp_path, mnist_dir):
     """Edit config.py, train, put config.py back: the printed command gives the same log."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in os.listdir(ROOT):
-        if name.endswith(".py"):
-            shutil.copy(os.path.join(ROOT, name), project / name)
+    project = copy_project(tmp_path / "project")
     config_py = project / "config.py"
     published = config_py.read_text()
     edited = (published.replace("num_hidden = 128", "num_hidden = 16")

@@ -10,7 +10,6 @@ dies costs that run's progress since the driver's copy, and Ray runs it again el
 
 Ray is imported only here, and only with --ray.
 """
-import contextlib
 import ctypes
 import os
 import shutil
@@ -19,11 +18,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 
-from tqdm import tqdm
+from lstm_mnist import ROOT, atomic
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 # what the workers need of the project: the code, not the environment, runs or evidence
 NOT_SHIPPED = [".venv", ".git", "runs", "sweeps", "bands", "reference", "docs", "tests",
                "editions/*.log", "*.png", "*.ipynb", "__pycache__"]
@@ -54,7 +51,7 @@ def connect(address):
     import ray
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR",
-                 runtime_env={"working_dir": HERE, "excludes": NOT_SHIPPED})
+                 runtime_env={"working_dir": ROOT, "excludes": NOT_SHIPPED})
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ClusterError(f"--ray {address}: cannot join the cluster "
                            f"({str(e).strip().splitlines()[0][:160]}); start one with "
@@ -73,54 +70,17 @@ def read_folder(path):
     return files
 
 
-@contextlib.contextmanager
-def ctrl_c_held():
-    """Run a block that Ctrl-C must not cut in two: a Ctrl-C meanwhile is raised after it."""
-    if threading.current_thread() is not threading.main_thread():   # signals go to main
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
-def write_folder(path, files):
-    """Put `files` ({relative path: bytes}) in place of the folder `path`, atomically: written
-    beside it, then swapped in with Ctrl-C held back, so that an interruption leaves the old
-    folder or the new one, never neither, and no temporary folder behind."""
-    parent, name = os.path.split(os.path.abspath(path))
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=parent)
-    try:
-        for rel, content in files.items():
-            os.makedirs(os.path.dirname(os.path.join(tmp, rel)), exist_ok=True)
-            with open(os.path.join(tmp, rel), "wb") as f:
-                f.write(content)
-        with ctrl_c_held():   # two renames: the old folder aside, the new one in its place
-            old = tempfile.mkdtemp(prefix=f".{name}.old-", dir=parent)
-            if os.path.exists(path):
-                os.replace(path, os.path.join(old, name))
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)   # gone after the rename; left by an error
-
-
 def train_on_worker(args, cores, run_name=None, files=None):
-    """On a worker: train_rnn.py with `args` pinned to `cores` cores. With `run_name`, the run's
-    folder is scratch/<run_name> (its `files` put there first, to resume) and its files come
-    back; without, only its stdout. Returns (exit code, stdout, last line of stderr, files,
-    node)."""
+    """On a worker: train_rnn.py with `args` pinned to `cores` cores, in a scratch folder that
+    '{scratch}' in `args` stands for. With `run_name`, the run's folder is scratch/<run_name>
+    (its `files` put there first, to resume) and its files come back; without, only its stdout.
+    Returns (exit code, stdout, last line of stderr, files, node)."""
     import ray
     node = ray.get_runtime_context().get_node_id()[:8]
     scratch = tempfile.mkdtemp(prefix=f"lstm-run-{node}-")   # named by node: tests find it
     try:
         if run_name and files:
-            write_folder(os.path.join(scratch, run_name), files)
+            atomic.replace_folder(os.path.join(scratch, run_name), files)
         args = [a.replace("{scratch}", scratch) for a in args]
         mine = sorted(os.sched_getaffinity(0))[:cores]
 
@@ -130,9 +90,9 @@ def train_on_worker(args, cores, run_name=None, files=None):
                 ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
         # the project's copy this module came from (the job's working_dir), whatever the cwd
-        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "train_rnn.py"), *args],
+        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "train_rnn.py"), *args],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=HERE, start_new_session=True, preexec_fn=pinned_and_tied)
+                                cwd=ROOT, start_new_session=True, preexec_fn=pinned_and_tied)
         try:
             out, err = proc.communicate()
         except BaseException:   # cancelled: the run saves a checkpoint, as after Ctrl-C
@@ -146,27 +106,25 @@ def train_on_worker(args, cores, run_name=None, files=None):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def run_all(ray, jobs, cores, unit):
-    """Run `jobs` [(name, train_rnn.py args, run name or None, files or None, on_done)] as Ray
-    tasks of `cores` CPUs each; call on_done(exit code, stdout, last stderr line, files) for each
-    as it finishes, in the order they finish, with a progress bar naming each one's node. The
-    first exception of an on_done cancels the rest and is raised; so is Ctrl-C."""
+def run(ray, jobs, cores):
+    """Run runner.Jobs as Ray tasks of `cores` CPUs each; yield each one's runner.Outcome as it
+    ends, its run folder (if it has one) back in place first. Stopping early (Ctrl-C, or the
+    caller's error) cancels the rest."""
+    from lstm_mnist import runner
     task = ray.remote(num_cpus=cores, max_retries=RETRIES)(train_on_worker)
-    pending = {task.remote(args, cores, run_name, files): (name, on_done)
-               for name, args, run_name, files, on_done in jobs}
-    bar = tqdm(total=len(pending), desc=f"{unit}s on the cluster", unit=unit, file=sys.stderr,
-               disable=not pending or not sys.stderr.isatty())
+    pending = {}
+    for job in jobs:
+        name = job.run_dir and os.path.basename(job.run_dir)
+        files = read_folder(job.run_dir) if job.resumes() else None
+        pending[task.remote(job.command("{scratch}"), cores, name, files)] = job
     try:
         while pending:
             (ref,), _ = ray.wait(list(pending), num_returns=1)
-            name, on_done = pending.pop(ref)
+            job = pending.pop(ref)
             code, out, last, files, node = ray.get(ref)
-            bar.update(1)
-            bar.set_postfix_str(f"{name} on node {node}")
-            on_done(code, out, last, files)
-    except BaseException:
+            if job.run_dir and files:
+                runner.came_back(job.run_dir, files)
+            yield runner.Outcome(job, code, out, last, node=node)
+    finally:
         for ref in pending:
             ray.cancel(ref)
-        raise
-    finally:
-        bar.close()

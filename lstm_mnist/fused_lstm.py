@@ -13,12 +13,11 @@ import fcntl
 import hashlib
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 
-from tf1 import tf, tf1
+from lstm_mnist import atomic, compiler
+from lstm_mnist.tf1 import tf, tf1
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_lstm.cc")
 # -march=native: the Eigen GEMM and gate loops get this CPU's vector instructions (AVX-512 here)
@@ -31,20 +30,6 @@ _library = None
 
 class BuildError(Exception):
     """The op can't be built; the message says why and what to do."""
-
-
-def compiler():
-    """The C++ compiler to build with ($CXX, else g++ or c++), or None."""
-    names = [os.environ["CXX"]] if os.environ.get("CXX") else ["g++", "c++"]
-    return next(filter(None, map(shutil.which, names)), None)
-
-
-def missing_compiler():
-    """What to do when there is no C++ compiler, or None when there is one."""
-    if compiler():
-        return None
-    return ("builds a C++ op and needs a C++ compiler: install g++ (apt-get install g++) or "
-            "set CXX, or use lstm_impl=fast")
 
 
 def cache_dir():
@@ -67,9 +52,9 @@ def build():
     Raises:
         BuildError: no compiler, or the build failed.
     """
-    cxx = compiler()
+    cxx = compiler.compiler()
     if not cxx:
-        raise BuildError(f"lstm_impl=fused {missing_compiler()}")
+        raise BuildError(f"lstm_impl=fused {compiler.missing()}")
     flags = FLAGS + (NO_FP16 if "avx512_fp16" in _cpu_flags().split() else [])
     command = [cxx, SOURCE, "-std=c++17", *tf.sysconfig.get_compile_flags(), *flags,
                *tf.sysconfig.get_link_flags()]
@@ -99,20 +84,13 @@ def _compile(command, cxx, path):
     """Compile to `path`: beside it, then renamed, so that it is whole or absent."""
     print(f"# building the fused LSTM op once (about a minute): {os.path.basename(cxx)} "
           f"fused_lstm.cc -> {path}", file=sys.stderr, flush=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=os.path.dirname(path))
-    os.close(fd)
-    try:
+    with atomic.output(path, suffix=".so") as tmp:
         r = subprocess.run([*command, "-o", tmp], capture_output=True, text=True)
         if r.returncode != 0:
             log = os.path.join(os.path.dirname(path), "build.log")
-            with open(log, "w") as f:
-                f.write(" ".join(command) + "\n" + r.stdout + r.stderr)
+            atomic.write_text(log, " ".join(command) + "\n" + r.stdout + r.stderr)
             raise BuildError(f"building the fused LSTM op failed ({cxx} exit {r.returncode}; "
                              f"its output is in {log}); use lstm_impl=fast meanwhile")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def library():

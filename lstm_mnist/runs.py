@@ -15,13 +15,13 @@ command line (new, resumed or no folder) and turns Ctrl-C into a message and exi
 """
 import argparse
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import itertools
 import json
 import logging
 import os
-import re
 import secrets
 import signal
 import sys
@@ -32,12 +32,11 @@ import types
 import numpy as np
 from tqdm import tqdm
 
-import data
-import configurator
-from configurator import check_config, repeat_command
-from tf1 import tf, tf1
+from lstm_mnist import atomic, mistakes, published, settings, tutorial_log
+from lstm_mnist.cli import check_config
+from lstm_mnist.settings import repeat_command
+from lstm_mnist.tf1 import tf, tf1
 
-DIVERGED = "# diverged: "   # the log line of a run that diverged
 RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
              "lstm_impl"}  # what may change when a run is resumed
 
@@ -47,6 +46,10 @@ KEEP = object()   # write_config: keep the edition config.json records
 
 class RunError(Exception):
     """A run folder or checkpoint can't be used; the message says which and what to do."""
+
+
+class AlreadyFinished(Exception):
+    """A run to resume has trained all its steps already: nothing to do (the message says so)."""
 
 
 class TrainingDiverged(Exception):
@@ -140,7 +143,7 @@ class RunFolder(Run):
         with quietly, self._writing("log.txt"):
             if self.file:
                 if isinstance(error, TrainingDiverged):
-                    self.file.write(f"{DIVERGED}{error}\n")
+                    self.file.write(tutorial_log.diverged_line(error) + "\n")
                 self.file.close()
         with quietly, self._writing("TensorBoard events"):
             if self.writer:
@@ -201,7 +204,7 @@ class RunFolder(Run):
             seconds = time.perf_counter() - self.started
             steps = step - self.first + 1
             with self._writing("timing.json"):
-                data.atomic_write_text(os.path.join(self.run_dir, "timing.json"), json.dumps(
+                atomic.write_text(os.path.join(self.run_dir, "timing.json"), json.dumps(
                     {"first_step": self.first, "last_step": step, "seconds": round(seconds, 3),
                      "ms_per_step": round(1000 * seconds / steps, 3),
                      "cores": len(os.sched_getaffinity(0))}) + "\n")
@@ -329,10 +332,9 @@ def config_and_seed(cfg, args):
             raise RunError(f"{args.resume} has trained {step} steps already; resume it with "
                            f"--training_steps above {step}, or without --training_steps")
         if step == cfg.training_steps and run_status(args.resume).full_accuracy:
-            note(f"{args.resume} is finished ({step} of {cfg.training_steps} steps); nothing "
-                 f"changed. To train it longer: --resume {args.resume} --training_steps=N, "
-                 f"N > {step}")
-            sys.exit(0)
+            raise AlreadyFinished(f"{args.resume} is finished ({step} of {cfg.training_steps} "
+                                  f"steps); nothing changed. To train it longer: --resume "
+                                  f"{args.resume} --training_steps=N, N > {step}")
         return cfg, seed
     return cfg, cfg.seed if cfg.seed is not None else secrets.randbelow(2**31)
 
@@ -351,14 +353,14 @@ def open_run(cfg, seed, args):
              else f"{run_dir} stopped before its first checkpoint: starting it again from "
                   "step 1")
     else:
-        header = (f"# seed {seed}; repeat this run with: "
-                  f"{repeat_command(cfg, seed, getattr(args, 'edition', None))}")
+        header = tutorial_log.seed_line(seed, repeat_command(cfg, seed,
+                                                            getattr(args, "edition", None)))
         if cfg.runs_dir:   # runs_dir="" trains without a run folder
             run_dir = new_run_dir(cfg, args.run_name)
             lock(run_dir)
             try:
                 write_config(run_dir, cfg, seed, getattr(args, "edition", None))
-                data.atomic_write_text(os.path.join(run_dir, "log.txt"), header + "\n")
+                atomic.write_text(os.path.join(run_dir, "log.txt"), header + "\n")
             except OSError as e:
                 raise RunError(f"cannot write the run folder {run_dir} ({e.strerror}); free "
                                "space or set --runs_dir to a writable folder") from None
@@ -414,10 +416,10 @@ def load_run(run_dir, cfg, explicit):
             raise RunError(f"{run_dir} was trained with {key}={saved_cfg.get(key)}, not "
                            f"{getattr(cfg, key)}; drop --{key} to resume it, or start a new run")
     # a key older runs did not record had its published value then, whatever config.py says now
-    merged = dict(configurator.PUBLISHED, **saved_cfg)
+    merged = dict(published.PUBLISHED, **saved_cfg)
     for key, value in merged.items():   # e.g. training_steps 5.0, from a run before the checks
-        if key in configurator.PUBLISHED and not configurator.fits(key, value):
-            kind = configurator.kind_of(key)
+        if key in published.PUBLISHED and not mistakes.fits(key, value):
+            kind = published.kind_of(key)
             raise RunError(f"{run_dir}/config.json has {key}={value!r}, not "
                            f"{'an integer' if kind is int else 'a ' + kind.__name__}; this run "
                            "can't be resumed, start a new one")
@@ -498,9 +500,9 @@ def write_config(run_dir, cfg, seed, edition=KEEP):
     path = os.path.join(run_dir, "config.json")
     if edition is KEEP:
         edition = saved_edition(run_dir)
-    data.atomic_write_text(path, json.dumps(
+    atomic.write_text(path, json.dumps(
         {"config": dict(vars(cfg), seed=seed), "seed": seed,
-         "edition": edition and configurator.edition_name(edition), "edition_file": edition,
+         "edition": edition and settings.edition_name(edition), "edition_file": edition,
          "command": repeat_command(cfg, seed, edition)}, indent=1) + "\n")
 
 
@@ -515,19 +517,13 @@ def saved_edition(run_dir):
 
 
 def truncate_log(run_dir, step, batch_size):
-    """Keep the run's log up to `step`, the lines that the resumed run will not print again
-    (`Step N` lines, or the January edition's `Iter N*batch_size`)."""
+    """Keep the run's log up to `step`: the lines that the resumed run will not print again."""
     path = os.path.join(run_dir, "log.txt")
-    kept = []
+    text = ""
     with contextlib.suppress(FileNotFoundError):
         with open(path) as f:
-            for line in f:
-                m = re.match(r"(Step|Iter) (\d+),", line)
-                shown = m and int(m[2]) // (batch_size if m[1] == "Iter" else 1)
-                if m and shown > step or not m and kept and not line.startswith("# seed"):
-                    break
-                kept.append(line)
-    data.atomic_write_text(path, "".join(kept))
+            text = f.read()
+    atomic.write_text(path, tutorial_log.through(text, step, batch_size))
 
 
 def run_status(run_dir):
@@ -535,13 +531,18 @@ def run_status(run_dir):
     its accuracy on all test images as its log recorded it (None until training finished), and
     how it diverged (or None)."""
     cfg, _ = load_run(run_dir, cfg=None, explicit=set())
-    full = diverged = None
+    text = ""
     with contextlib.suppress(FileNotFoundError):
         with open(os.path.join(run_dir, "log.txt")) as f:
-            for line in f:
-                if m := re.match(r"# Testing Accuracy on all (\d+) test images: ([0-9.]+)", line):
-                    full = (int(m[1]), float(m[2]))
-                elif line.startswith(DIVERGED):
-                    diverged = line[len(DIVERGED):].strip()
-    return types.SimpleNamespace(step=latest_step(run_dir), training_steps=cfg.training_steps,
-                                 full_accuracy=full, diverged=diverged, cfg=cfg)
+            text = f.read()
+    full, diverged = tutorial_log.outcome(text)
+    return RunStatus(latest_step(run_dir), cfg.training_steps, full, diverged, cfg)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunStatus:
+    step: int                   # of its newest checkpoint; 0: none yet
+    training_steps: int
+    full_accuracy: tuple | None   # (test images, accuracy on all of them), once it finished
+    diverged: str | None        # how it diverged, or None
+    cfg: types.SimpleNamespace  # its config

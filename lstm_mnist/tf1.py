@@ -1,6 +1,6 @@
 """TensorFlow 2.21 as TensorFlow 1: import `tf` and `tf1` from here, never tensorflow directly.
 
-    from tf1 import tf, tf1      # tf1 = tf.compat.v1; graphs and Sessions, as in 2017
+    from lstm_mnist.tf1 import tf, tf1      # tf1 = tf.compat.v1; graphs and Sessions, as in 2017
 
 Used by train_rnn.py, predict.py, bench.py and the tests. What it sets up, once, at import:
   - TF_USE_LEGACY_KERAS=1 before TensorFlow loads: BasicLSTMCell lives on only in the legacy

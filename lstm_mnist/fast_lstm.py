@@ -4,7 +4,7 @@ tutorial's cell and an independent numpy LSTM.
 """
 import numpy as np
 
-from tf1 import tf, tf1
+from lstm_mnist.tf1 import tf, tf1
 
 
 def fast_lstm(X, num_hidden, forget_bias, shards=2):
