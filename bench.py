@@ -23,6 +23,7 @@ not timed). Repeats alternate between all of them, so that machine noise hits ea
 table shows the median and the spread (min-max) of ms per step, the share of the real loop's
 time spent outside session.run, and the process's peak memory after each implementation.
 """
+import lstm_mnist  # noqa: F401  (first: a Ctrl-C while the rest loads is one line)
 import json
 import sys
 

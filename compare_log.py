@@ -74,6 +74,10 @@ def main(argv=None):
             return 1
         other = args.against and compare.read_run(args.against, args.edition)
         c = compare.prepare(run, other, args.edition, args.band, args.reference)
+    except compare.NoBand as e:   # not a mistake: the next step, ready to paste
+        took = f" (about {e.minutes} min here)" if e.minutes else ""
+        parser.exit(2, f"compare_log.py: {e}. Make its band, 10 seeds{took}, with:\n"
+                       f"    {e.command}\nthen run this command again.\n")
     except LogError as e:
         parser.exit(2, f"compare_log.py: error: {e}\n")
 

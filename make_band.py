@@ -91,12 +91,15 @@ def main(argv=None):
         except (RuntimeError, LogError) as e:
             parser.exit(1, f"make_band.py: error: {e}; finished seeds are kept, run the same "
                            "command again to resume\n")
-    if args.all_editions:   # in the order of bands.editions(), as edition_plans made them
-        names = dict(zip(bands.editions(), made))
-        print(evidence.editions_table({name: made[out] for name, out in names.items()}))
-        print()
-        print(evidence.separation_table({name: made[out] for name, out in names.items()},
-                                        {name: logs[out] for name, out in names.items()}))
+    if not args.all_editions:
+        print("# compare_log.py now judges the runs of this config against it: python "
+              "compare_log.py runs/NAME", file=sys.stderr)
+        return
+    names = dict(zip(bands.editions(), made))   # edition_plans kept bands.editions()' order
+    print(evidence.editions_table({name: made[out] for name, out in names.items()}))
+    print()
+    print(evidence.separation_table({name: made[out] for name, out in names.items()},
+                                    {name: logs[out] for name, out in names.items()}))
 
 
 def connect(parser, address):

@@ -17,6 +17,7 @@ How the LSTM read it (--reading, and the same figure in serve.py's page and the 
 output layer applied after each of the 28 rows, softmaxed: what the model believes the digit is,
 having read rows 1..t.
 """
+import lstm_mnist  # noqa: F401  (first: a Ctrl-C while the rest loads is one line)
 import argparse
 import os
 import sys

@@ -11,6 +11,7 @@ prediction, the ten probabilities and how the LSTM read the image: its belief af
 28 rows, beside the 28x28 input it saw. The image becomes that input as in predict.py; the model
 is loaded once (lstm_mnist/model.py, server.py). Flask routes the requests, waitress serves them.
 """
+import lstm_mnist  # noqa: F401  (first: a Ctrl-C while the rest loads is one line)
 import argparse
 import sys
 

@@ -17,11 +17,12 @@ in data.py.
 import math
 import sys
 
-from lstm_mnist.tf1 import tf, tf1, session_config  # TensorFlow 2.21 as TF1: graphs and Sessions
+from lstm_mnist.tf1 import tf, tf1  # TensorFlow 2.21 as TF1: graphs and Sessions
 
 import data
 from lstm_mnist import cli, fused_lstm, runs
 from lstm_mnist.fast_lstm import fast_lstm
+from lstm_mnist.tf1 import load_tensorflow, session_config
 from lstm_mnist.tutorial_log import (FINISHED, all_test_images_line, display_line, shows,
                                      testing_accuracy_line)
 
@@ -54,6 +55,7 @@ def main(argv=None):
         # Import MNIST data (before the run folder: a run that can't start leaves none behind)
         mnist = data.read_data_sets(cfg.data_dir, one_hot=True,
                                     validation_size=cfg.validation_size, seed=seed)
+        load_tensorflow()          # now, before the run folder too (a few seconds)
         if cfg.lstm_impl == "fused":
             fused_lstm.library()   # built now (the first time), before the run folder too
 

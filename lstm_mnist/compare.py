@@ -8,6 +8,7 @@ make_band.py's tables and the notebook use them too.
 import contextlib
 import dataclasses
 import importlib.metadata
+import json
 import os
 
 import numpy as np
@@ -110,16 +111,36 @@ def prepare(run, other=None, edition=None, band_path=None, reference=None):
     return Comparison(run, other, band, band_path, ref_log, ref_name, ref_path, steps, final)
 
 
+class NoBand(LogError):
+    """No band for the run's config yet: it can't be judged until one is made. `command` makes
+    it; `minutes` is how long that takes here, about, when the run says how fast it ran."""
+
+    def __init__(self, run, last_step, command, minutes):
+        differs = ", ".join(bands.differences(run.cfg, published.PUBLISHED)) or "the tutorial"
+        self.command, self.minutes = command, minutes
+        super().__init__(f"no seed band yet for the config of {run.path} ({differs}; "
+                         f"{run.how}) reaching step {last_step}, so it can't be judged")
+
+
 def find_band(run, last_step):
-    """The band file of the run's config reaching `last_step`, or LogError naming the command
-    that makes it."""
+    """The band file of the run's config reaching `last_step`; NoBand, with the command that
+    makes it, when there is none."""
     band_path = bands.find_band(run.cfg, last_step)
     if band_path is None:
-        differs = ", ".join(bands.differences(run.cfg, published.PUBLISHED))
-        raise LogError(f"{run.path}: no seed band for its config ({differs or 'the tutorial'}; "
-                       f"{run.how}) reaching step {last_step}; make it (10 runs) with: "
-                       f"{bands.make_command(run.cfg)}, then run this command again")
+        raise NoBand(run, last_step, bands.make_command(run.cfg), band_minutes(run))
     return band_path
+
+
+def band_minutes(run, seeds=10):
+    """About how many minutes `seeds` runs like this one take here, all cores busy; None
+    unless its run folder says how fast it ran (timing.json)."""
+    try:
+        with open(os.path.join(run.path, "timing.json")) as f:
+            timing = json.load(f)
+        core_ms = timing["ms_per_step"] * timing["cores"] * run.cfg["training_steps"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return max(1, round(core_ms * seeds / len(os.sched_getaffinity(0)) / 60000))
 
 
 def shared_steps(logs, band):

@@ -94,14 +94,14 @@ def _compile(command, cxx, path):
 
 
 def library():
-    """The loaded op library (built on first use)."""
+    """The loaded op library (built on first use), its gradient registered."""
     global _library
     if _library is None:
         _library = tf.load_op_library(build())
+        tf.RegisterGradient("FusedLstm")(_fused_lstm_grad)
     return _library
 
 
-@tf.RegisterGradient("FusedLstm")
 def _fused_lstm_grad(op, dh, dcs, dgates):
     """FusedLstmGrad: d loss / d (kernel, bias) from d loss / d h. The cell states and gates
     are the gradient's inputs, not results anyone differentiates (their gradients are None);

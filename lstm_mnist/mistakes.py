@@ -4,6 +4,7 @@ described once, as one line naming where it is and the likely fix.
 settings.py reads a file into values and, at the first mistake, a Mistake; `explain` turns it
 into the line the scripts print.
 """
+import ast
 import dataclasses
 import difflib
 import re
@@ -60,7 +61,40 @@ def explain(m):
     kind = kind_of(key)
     what = {bool: "True or False", float: "a number", str: "a string in quotes",
             int: "an integer" + (" or None" if PUBLISHED[key] is None else "")}[kind]
-    return f"{where} is {type(m.value).__name__}, not {what}; e.g. {example(key)}"
+    got = _a(m.value)
+    meant = value_meant(key, m.value)
+    if meant is None:
+        return f"{where} is {got}, not {what}; e.g. {example(key)}"
+    one = "write one value: " if isinstance(m.value, (list, set, dict)) else "write "
+    return f"{where} is {got}, not {what}; {one}{key} = {meant!r}"
+
+
+def _a(value):
+    """A value's kind, as a learner would say it: a list, a string, an integer ..."""
+    return {list: "a list", dict: "a dict", set: "a set", str: "a string", float: "a float",
+            int: "an integer", bool: "a bool", bytes: "bytes", complex: "a complex number",
+            type(None): "None"}.get(type(value), type(value).__name__)
+
+
+def value_meant(key, value):
+    """The learner's own value in the type `key` takes, where it converts plainly: "0.01" ->
+    0.01, [0.001, 0.01] -> 0.001, 0 -> False; else None."""
+    kind = kind_of(key)
+    if isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    if fits(key, value):
+        return float(value) if kind is float else value
+    if kind is bool and value in (0, 1) and not isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and kind in (int, float):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        if kind is int:
+            return int(number) if number.is_integer() else None
+        return number
+    return None
 
 
 def fits(key, value):
@@ -104,8 +138,26 @@ def syntax_fix(line):
             return f"{why} write {key} = {meant}"
     if line[:1].isspace() and key:
         return f"start the line at its first column: {code}"
+    if key and (word := stray_word(code)):
+        value, stray = word
+        return f"a stray word {stray!r} after the value? write {key} = {value}"
+    for quote in "\"'":
+        if key and code.count(quote) % 2:
+            return f"a quote is missing? write {code}{quote}"
     return ("each line is name = value, e.g. "
             + (example(key) if key in PUBLISHED else "learning_rate = 0.001"))
+
+
+def stray_word(code):
+    """(the value, the word after it) of `name = value word`, or None."""
+    m = re.fullmatch(r"\w+\s*=\s*(.+?)\s+([A-Za-z_]\w*)", code)
+    if not m:
+        return None
+    try:
+        ast.literal_eval(m[1])
+    except (ValueError, SyntaxError):
+        return None
+    return m[1], m[2]
 
 
 def number_meant(text, kind):

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from lstm_mnist import atomic, mistakes, published, settings, tutorial_log
 from lstm_mnist.cli import check_config
 from lstm_mnist.settings import repeat_command
+from lstm_mnist import tf1 as tf1_module
 from lstm_mnist.tf1 import tf, tf1
 
 RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
@@ -211,10 +212,11 @@ class RunFolder(Run):
         super().step_done(sess, step)
 
 
-def _quiet_event_writer_thread():
+@tf1_module.on_load
+def _quiet_event_writer_thread(tf):
     """TensorBoard's writer thread reports a failed write (a full disk) with a log line and a
     thread traceback, then raises it again at the next flush or close, where _writing turns it
-    into one line: keep only that one. Set up once, when this module loads."""
+    into one line: keep only that one. Set up once, when TensorFlow loads."""
     class Drop(logging.Filter):
         def filter(self, record):
             return "EventFileWriter writer thread error" not in record.getMessage()
@@ -225,9 +227,6 @@ def _quiet_event_writer_thread():
         if args.thread is None or args.thread.name != "EventLoggerThread":
             default(args)
     threading.excepthook = hook
-
-
-_quiet_event_writer_thread()
 
 
 class Checkpointer:

@@ -56,17 +56,54 @@ def _quiet_load():
                     sys.stderr.write(line)
 
 
-with _quiet_load():
-    import tensorflow as tf
-    import tf_keras  # noqa: F401  (loaded here, not at the first cell, to quiet it too)
+_tensorflow = None
+_on_load = []   # functions to call with TensorFlow once it has loaded (on_load)
 
-tf1 = tf.compat.v1
-tf1.disable_eager_execution()
-tf.get_logger().setLevel("ERROR")  # deprecation notices of the compat API we use on purpose
-warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras)\b")
-warnings.filterwarnings("ignore",
-                        message=r".*(rnn_cell|BasicLSTMCell|static_rnn|static_bidirectional_rnn)"
-                                r".*deprecated")
+
+def load_tensorflow():
+    """TensorFlow, imported and set up the first time it is asked for."""
+    global _tensorflow
+    if _tensorflow is None:
+        with _quiet_load():
+            import tensorflow
+            import tf_keras  # noqa: F401  (loaded here, not at the first cell, to quiet it too)
+        tensorflow.compat.v1.disable_eager_execution()
+        tensorflow.get_logger().setLevel("ERROR")   # notices of the compat API used on purpose
+        warnings.filterwarnings("ignore", module=r"(tensorflow|tf_keras|keras)\b")
+        warnings.filterwarnings(
+            "ignore", message=r".*(rnn_cell|BasicLSTMCell|static_rnn|static_bidirectional_rnn)"
+                              r".*deprecated")
+        _tensorflow = tensorflow
+        for function in _on_load:
+            function(tensorflow)
+    return _tensorflow
+
+
+def on_load(function):
+    """Call function(tf) once TensorFlow has loaded (now, if it has): a module's set-up that
+    needs TensorFlow, without loading it at import."""
+    if _tensorflow is not None:
+        function(_tensorflow)
+    else:
+        _on_load.append(function)
+    return function
+
+
+class _Lazy:
+    """A stand-in for a module of TensorFlow's that loads TensorFlow at its first attribute."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module(), name)
+
+    def __repr__(self):
+        return f"<TensorFlow, {'loaded' if _tensorflow else 'loaded at first use'}>"
+
+
+tf = _Lazy(load_tensorflow)
+tf1 = _Lazy(lambda: load_tensorflow().compat.v1)
 
 
 def session_config(cfg):

@@ -18,7 +18,7 @@ import data  # noqa: E402
 # one core busy alone at the end while the other idles.
 LONGEST_FIRST = ("test_cluster.py", "test_runs.py", "test_experiments.py", "test_impls.py",
                  "test_predict.py", "test_sweep.py")
-# the files whose tests build and load the fused LSTM op
+# the files whose slow tests build and load the fused LSTM op
 NEED_FUSED = ("test_impls.py", "test_bench.py")
 _op_build = None
 
@@ -27,7 +27,13 @@ def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file,
     # and among the other files, the order stays
-    if not config.option.collectonly and any(i.path.name in NEED_FUSED for i in items):
+
+
+def pytest_collection_finish(session):
+    """The tests selected: build the fused op beside them when they include those that need it
+    (every one of them is slow: -m "not slow" leaves them out)."""
+    if not session.config.option.collectonly and any(
+            i.path.name in NEED_FUSED and i.get_closest_marker("slow") for i in session.items):
         _start_op_build()
 
 

@@ -45,6 +45,7 @@ def test_ops_are_split_by_kind(op_type, kind):
     assert benchmarks.category(op_type) == kind
 
 
+@pytest.mark.slow
 def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, monkeypatch,
                                                             capsys):
     real_find_spec = benchmarks.importlib.util.find_spec

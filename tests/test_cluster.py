@@ -12,6 +12,7 @@ from conftest import ROOT
 from lstm_mnist import atomic, cluster
 
 
+@pytest.mark.slow
 def test_the_cluster_checks_in_a_network_namespace_of_their_own(mnist_dir):
     """A head and worker nodes started by tests/ray_cluster_checks.py inside `unshare --net`
     with only loopback up: Ray's nodes find no other address, so all traffic is 127.0.0.1."""

@@ -118,10 +118,11 @@ def test_missing_file_and_mismatched_steps(tmp_path):
                      "Optimization Finished!\nTesting Accuracy: 0.1\n")
     r = compare_cli(str(short))
     assert r.returncode == 2 and r.stderr == (
-        f"compare_log.py: error: {short}: no seed band for its config (training_steps=10, "
-        "display_step=10; assumed: no '# seed' line, so the tutorial's config) reaching step 10; "
-        "make it (10 runs) with: python make_band.py --seeds 10 -- --training_steps=10 "
-        "--display_step=10, then run this command again\n")
+        f"compare_log.py: no seed band yet for the config of {short} (training_steps=10, "
+        "display_step=10; assumed: no '# seed' line, so the tutorial's config) reaching step 10, "
+        "so it can't be judged. Make its band, 10 seeds, with:\n"
+        "    python make_band.py --seeds 10 -- --training_steps=10 --display_step=10\n"
+        "then run this command again.\n")
     r = compare_cli(str(short), "--band", bands.REFERENCE_BAND)
     assert r.returncode == 2 and r.stderr == (
         f"compare_log.py: error: {short}: its display steps (1..10) share none with the band's "
@@ -150,10 +151,16 @@ def test_a_run_folder_of_another_config_says_what_differs(tmp_path):
     r = compare_cli(str(folder))
     assert r.returncode == 2, r.stdout
     assert r.stderr == (
-        f"compare_log.py: error: {folder}: no seed band for its config (training_steps=9600, "
-        "num_hidden=64; its config.json) reaching step 9600; make it (10 runs) with: python "
-        "make_band.py --seeds 10 -- --training_steps=9600 --num_hidden=64, then run this "
-        "command again\n")
+        f"compare_log.py: no seed band yet for the config of {folder} (training_steps=9600, "
+        "num_hidden=64; its config.json) reaching step 9600, so it can't be judged. Make its "
+        "band, 10 seeds, with:\n"
+        "    python make_band.py --seeds 10 -- --training_steps=9600 --num_hidden=64\n"
+        "then run this command again.\n")
+    # a run folder that says how fast it ran: how long the band takes, about
+    (folder / "timing.json").write_text(json.dumps({"ms_per_step": 30.0, "cores": 2}))
+    minutes = round(30.0 * 2 * 9600 * 10 / len(os.sched_getaffinity(0)) / 60000)
+    assert f"Make its band, 10 seeds (about {minutes} min here), with:\n" in \
+        compare_cli(str(folder)).stderr
 
 
 def test_plot_is_a_png(tmp_path):
@@ -177,6 +184,7 @@ def band_cmd(tmp_path, mnist_dir, seeds, jobs=2):
             "--display_step=5", "--num_hidden=16", f"--data_dir={mnist_dir}"]
 
 
+@pytest.mark.slow
 def test_make_band_tiny_and_resume_after_interruption(tmp_path, mnist_dir):
     # interrupt a one-at-a-time run once its first seed is done
     p = subprocess.Popen(band_cmd(tmp_path, mnist_dir, 4, jobs=1), cwd=ROOT,

@@ -30,13 +30,22 @@ def line_of(text):
      "config.py line {lr}: learning_rate = 0.001, is a tuple, (0.001,) (a stray comma?); write "
      "one value: learning_rate = 0.001"),
     ("learning_rate = 0.001 ", 'learning_rate = "0.01" ',
-     "config.py line {lr}: learning_rate = \"0.01\" is str, not a number; e.g. "
-     "learning_rate = 0.001"),
+     "config.py line {lr}: learning_rate = \"0.01\" is a string, not a number; write "
+     "learning_rate = 0.01"),
+    ("learning_rate = 0.001 ", "learning_rate = [0.001, 0.01] ",
+     "config.py line {lr}: learning_rate = [0.001, 0.01] is a list, not a number; write one "
+     "value: learning_rate = 0.001"),
+    ("training_steps = 10000", "training_steps = 2000 steps",
+     "config.py line {ts}: syntax error (invalid syntax); a stray word 'steps' after the value? "
+     "write training_steps = 2000"),
+    ('optimizer = "gradient_descent"', 'optimizer = "adam',
+     "config.py line {opt}: syntax error (unterminated string literal (detected at line {opt})); "
+     "a quote is missing? write optimizer = \"adam\""),
     ("training_steps = 10000", "training_steps = 500.0",
      "config.py line {ts}: training_steps = 500.0 is a float where an integer belongs; write "
      "training_steps = 500"),
     ("training_steps = 10000", "training_steps = 2.5",
-     "config.py line {ts}: training_steps = 2.5 is float, not an integer; e.g. "
+     "config.py line {ts}: training_steps = 2.5 is a float, not an integer; e.g. "
      "training_steps = 10000"),
     ("training_steps = 10000", "training_steps = 10_000 * 2",
      "config.py line {ts}: training_steps = 10_000 * 2 is not a plain value; write a number, a "
@@ -90,17 +99,21 @@ def line_of(text):
     ("training_steps = 10000", "training_steps = steps",
      "config.py line {ts}: training_steps = steps is not a plain value; write a number, a quoted "
      "string, True, False or None, e.g. training_steps = 10000"),
-    ("seed = None", 'seed = "7"', "config.py line {seed}: seed = \"7\" is str, not an integer or "
-     "None; e.g. seed = 7 (or None)"),
+    ("seed = None", 'seed = "7"', "config.py line {seed}: seed = \"7\" is a string, not an "
+     "integer or None; write seed = 7"),
     ("seed = None", "seed = None\ntraining_steps = 5",
      "config.py line {after_seed}: training_steps is set again (first on line {ts}); keep one of "
      "the two lines"),
     ("bidirectional = False", "bidirectional = 0",
-     "config.py line {bi}: bidirectional = 0 is int, not True or False; e.g. "
+     "config.py line {bi}: bidirectional = 0 is an integer, not True or False; write "
+     "bidirectional = False"),
+    ("bidirectional = False", "bidirectional = 'yes'",
+     "config.py line {bi}: bidirectional = 'yes' is a string, not True or False; e.g. "
      "bidirectional = False"),
 ])
 def test_broken_config_py_is_one_line(tmp_path, old, new, message):
     lines = dict(lr=line_of("learning_rate ="), ts=line_of("training_steps ="),
+                 opt=line_of("optimizer ="),
                  cell=line_of("cell ="), seed=line_of("seed ="), bi=line_of("bidirectional ="),
                  after_seed=line_of("seed =") + 1)
     path = edited(tmp_path, old, new)
@@ -148,6 +161,7 @@ def project_copy(tmp_path, old, new):
 def test_train_rnn_with_a_broken_config_py_creates_nothing(tmp_path, old, new, expected):
     project = project_copy(tmp_path, old, new)
     lines = dict(lr=line_of("learning_rate ="), ts=line_of("training_steps ="),
+                 opt=line_of("optimizer ="),
                  impl=line_of("lstm_impl ="), tl=line_of("test_len ="))
     for argv in ([], ["--resume", str(tmp_path / "runs" / "x")]):
         r = subprocess.run([sys.executable, str(project / "train_rnn.py"),

@@ -137,6 +137,7 @@ def test_iter_logs_are_read_in_training_steps():
             tutorial_log.parse("\n".join(text), complete=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, steps", [(JANUARY, 20), ("bidirectional_rnn_2017_01", 20),
                                          ("bidirectional_rnn_2017_08", 200)])
 def test_each_editions_committed_seed_starts_as_todays_code_prints(mnist_dir, name, steps):
@@ -154,6 +155,7 @@ def test_each_editions_committed_seed_starts_as_todays_code_prints(mnist_dir, na
         assert len(committed) == 78 and all(ITER_LINE.match(line) for line in committed)
 
 
+@pytest.mark.slow
 def test_the_january_edition_runs_and_compares_against_its_band(tmp_path, mnist_dir):
     r = subprocess.run([sys.executable, "train_rnn.py", f"editions/{JANUARY}.py", "--seed=3",
                         "--training_steps=40", f"--runs_dir={tmp_path}", "--run_name=jan",
@@ -187,6 +189,7 @@ def test_the_january_edition_runs_and_compares_against_its_band(tmp_path, mnist_
     assert out[-1].startswith("# how sure: at these 4 display steps this rule rejects ")
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_edition_cuts_iter_lines_and_refuses_another(tmp_path, mnist_dir):
     common = [f"--runs_dir={tmp_path}", f"--data_dir={mnist_dir}", "--checkpoint_every=10",
               "--seed=1"]
@@ -271,6 +274,7 @@ def test_the_readmes_editions_tables_come_from_the_committed_bands():
     assert separation_table(made, logs) in readme
 
 
+@pytest.mark.slow
 def test_make_band_all_editions_rebuilds_every_band_from_its_runs(tmp_path):
     """In a copy of the project: nothing to run (every seed is committed), the same band files
     byte for byte, and the README's tables printed."""

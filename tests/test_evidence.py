@@ -49,6 +49,7 @@ def test_the_error_rates_in_the_band_file_are_the_rules():
     ("docs/readme_run.log", None),          # its seed is on its first line
     ("recurrent_network.log", None),        # the notebook's run
 ])
+@pytest.mark.slow
 def test_committed_logs_start_as_todays_code_prints(mnist_dir, log_path, seed):
     text = open(os.path.join(ROOT, log_path)).read()
     if seed is None:
@@ -79,6 +80,7 @@ def test_the_readmes_sweep_tables_come_from_their_committed_runs(folder):
     assert len(rows) == 5 and all(r["steps"] == [10000] and r["seeds"] == 2 for r in rows)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run", ["docs/sweep_cells/runs/optimizer=adam,cell=gru,"
                                  "bidirectional=False-seed1",
                                  "docs/sweep_cells/runs/optimizer=adam,cell=basic_lstm,"

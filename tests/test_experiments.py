@@ -55,6 +55,7 @@ def test_each_cell_and_direction_has_its_variables_and_shapes(model):
     assert g["logits"].shape.as_list() == [None, 10]
 
 
+@pytest.mark.slow
 def test_bidirectional_cells_start_apart_and_repeat_with_the_seed():
     from lstm_mnist.tf1 import tf1
 
@@ -72,6 +73,7 @@ def test_bidirectional_cells_start_apart_and_repeat_with_the_seed():
     np.testing.assert_array_equal(bw, again[1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_each_optimizer_is_tf1s_with_the_configs_rates(optimizer):
     from lstm_mnist.tf1 import tf1
@@ -93,6 +95,7 @@ LEARNING_RATES = {"gradient_descent": 0.5, "momentum": 0.1, "adam": 0.01, "rmspr
                   "adagrad": 0.3}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("choice", MODELS + TRAININGS, ids=lambda c: "-".join(map(str, c.values())))
 def test_each_choice_learns_a_batch(choice, mnist):
     """Trained on one batch, every cell, direction and optimizer lowers its loss."""
@@ -125,6 +128,7 @@ def steps_of(folder):
     return [l for l in (folder / "log.txt").read_text().splitlines() if not l.startswith("# seed")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("choice", MODELS + TRAININGS, ids=lambda c: "-".join(map(str, c.values())))
 def test_each_choice_resumes_exactly_and_predicts(choice, mnist, tmp_path, capsys):
     lr = LEARNING_RATES[choice.get("optimizer", "gradient_descent")] / 10

@@ -69,7 +69,8 @@ def loss_and_grads(impl, weights, batches):
     return [(loss, dict(zip(variables, grad_values))) for loss, grad_values in results]
 
 
-SAME_MATH = ("fast", "fused")   # the tutorial's cell, other ops
+# the tutorial's cell, other ops; the fused op's build takes a minute: the full suite's
+SAME_MATH = ("fast", pytest.param("fused", marks=pytest.mark.slow))
 
 
 def test_trainable_variables_are_the_tutorials():
@@ -96,6 +97,7 @@ def test_basic_and_impl_equal_the_numpy_lstm(impl, weights_and_batch):
                                    err_msg=name)
 
 
+@pytest.mark.slow
 def test_odd_sizes_equal_the_numpy_lstm(weights_and_batch):
     """The fused op at num_hidden 10 (4H = 40: no whole number of 16-float vectors or GEMM
     tiles) and batches of 5 and 1 (shards of 2 and 3 rows; one empty shard): every loop's tail."""
@@ -120,6 +122,7 @@ def test_numpy_oracle_sees_a_changed_forget_bias(weights_and_batch):
     assert abs(oracle(weights, x, y) - oracle(weights, x, y, forget_bias=0.0)) > 1e-3
 
 
+@pytest.mark.slow
 def test_300_steps_trajectories_agree(mnist_dir):
     import data
     losses = {}
@@ -137,8 +140,9 @@ def test_300_steps_trajectories_agree(mnist_dir):
     assert losses["basic"][-1] < losses["basic"][0]
 
 
-@pytest.mark.parametrize("saved,restored", [("fast", "basic"), ("fused", "basic"),
-                                            ("basic", "fused")])
+@pytest.mark.parametrize("saved,restored", [
+    ("fast", "basic"), pytest.param("fused", "basic", marks=pytest.mark.slow),
+    pytest.param("basic", "fused", marks=pytest.mark.slow)])
 def test_checkpoint_moves_between_implementations(saved, restored, tmp_path, weights_and_batch):
     _, x, y = weights_and_batch
     outputs = {}
@@ -161,6 +165,7 @@ def test_checkpoint_moves_between_implementations(saved, restored, tmp_path, wei
         np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow
 def test_fused_row_beliefs_are_the_basic_cells(weights_and_batch):
     """The fused op gives every timestep's output: the same beliefs row by row as the
     tutorial's cell (predict.py --reading)."""
@@ -178,6 +183,7 @@ def test_fused_row_beliefs_are_the_basic_cells(weights_and_batch):
     np.testing.assert_allclose(beliefs["fused"], beliefs["basic"], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", ["basic", "fast", "fused"])
 def test_the_seed7_log_is_kept(impl, mnist_dir):
     """The same seed prints the same log: 600 steps of each implementation, byte for byte as
@@ -192,6 +198,7 @@ def test_the_seed7_log_is_kept(impl, mnist_dir):
         assert printed == f.read()
 
 
+@pytest.mark.slow
 def test_no_compiler_is_one_line_and_everything_else_works(tmp_path, mnist_dir):
     """Where no C++ compiler exists: lstm_impl=fused, given on the command line or in
     config.py, exits 2 with one line saying what to install; nothing is created."""
@@ -216,6 +223,7 @@ def test_no_compiler_is_one_line_and_everything_else_works(tmp_path, mnist_dir):
     assert r.returncode == 0 and "Optimization Finished!" in r.stdout
 
 
+@pytest.mark.slow
 def test_a_failed_build_is_one_line(tmp_path, mnist_dir):
     """A compiler that fails: one line pointing at its output, exit 1, no run folder."""
     fake = tmp_path / "cxx"

@@ -25,6 +25,7 @@ def compare_cli(*args, cwd=ROOT, root=ROOT):
                           capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     """A learner's clone: config.py edited (Adam, a short run); the run's compare names the
     missing band and the command that makes it; that command works; then compare judges."""
@@ -47,13 +48,14 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     assert r.returncode == 0, r.stderr
     r = compare_cli("runs/mine", cwd=project, root=project)
     assert r.returncode == 2 and r.stdout == ""
-    message = r.stderr.strip()
-    assert message.startswith("compare_log.py: error: runs/mine: no seed band for its config "
-                              "(optimizer=adam, training_steps=20, display_step=10, "
-                              "num_hidden=8; its config.json) reaching step 20; make it (10 runs)"
-                              " with: python make_band.py --seeds 10, then run this command "
-                              "again"), message
-    command = message.split(" with: ")[1].split(", then")[0].split()
+    message = r.stderr.splitlines()
+    assert message[0].startswith("compare_log.py: no seed band yet for the config of runs/mine "
+                                 "(optimizer=adam, training_steps=20, display_step=10, "
+                                 "num_hidden=8; its config.json) reaching step 20, so it can't "
+                                 "be judged. Make its band, 10 seeds (about "), message
+    assert message[1:] == ["    python make_band.py --seeds 10",
+                           "then run this command again."], message
+    command = message[1].split()   # pasted as it is
     r = subprocess.run([sys.executable, *command[1:]], capture_output=True, text=True,
                        timeout=600, cwd=project)
     assert r.returncode == 0, r.stderr
@@ -81,6 +83,21 @@ def test_edited_config_py_run_compare_make_band_compare(tmp_path, mnist_dir):
     r = compare_cli("runs/mine", "--against", "runs/again", cwd=project, root=project)
     assert r.returncode in (0, 1) and r.stdout.splitlines()[2].startswith(
         f"# band: {os.path.relpath(band_file, project)}")
+
+
+def test_a_short_run_trains_and_is_judged_against_the_tutorials_band(tmp_path, mnist_dir):
+    """The learner's first loop, short: train 200 steps of the tutorial's config, compare the
+    run folder; a genuine run, judged on the steps it has."""
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"), "--training_steps=200",
+                        "--seed=4", f"--runs_dir={tmp_path}", "--run_name=short",
+                        f"--data_dir={mnist_dir}"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = compare_cli(str(tmp_path / "short"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[2].startswith("# band: reference/seed_band.json")
+    assert [line for line in lines if not line.startswith("#")][-1] == (
+        "consistent with the tutorial (judged on steps 1..200: 2 of the band's 51 display steps)")
 
 
 def cut_log(path, last_step, tmp_path, finished=True):

@@ -53,6 +53,7 @@ def committed():
     return nb
 
 
+@pytest.mark.slow
 def test_the_notebook_executes_from_scratch(tmp_path, mnist_dir):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -45,6 +45,7 @@ def post(client, content, name="digit.png"):
                        content_type="multipart/form-data")
 
 
+@pytest.mark.slow
 def test_the_page_and_its_files_are_served_from_the_project(client):
     page = client.get("/")
     assert page.status_code == 200 and b'<canvas id="canvas"' in page.data
@@ -55,6 +56,7 @@ def test_the_page_and_its_files_are_served_from_the_project(client):
     assert b"http://" not in text and b"https://" not in text and b"//cdn" not in text
 
 
+@pytest.mark.slow
 def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
     image = mnist.test.images[0].reshape(28, 28)
     r = post(client, png(image))
@@ -86,11 +88,13 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
      "the upload is larger than 20 MB; send a smaller image (a digit needs no more than "
      "1024x1024 pixels)"),
 ])
+@pytest.mark.slow
 def test_bad_images_are_a_4xx_with_a_message(client, content, name, status, message):
     r = post(client, content, name)
     assert (r.status_code, r.get_json()) == (status, {"error": message})
 
 
+@pytest.mark.slow
 def test_a_truncated_jpeg_and_requests_without_an_image(client, mnist):
     jpeg = io.BytesIO()
     Image.fromarray(np.round(255 * mnist.test.images[0].reshape(28, 28)).astype(np.uint8)).resize(
@@ -105,6 +109,7 @@ def test_a_truncated_jpeg_and_requests_without_an_image(client, mnist):
     assert post(client, jpeg.getvalue(), "whole.jpg").status_code == 200   # still serving
 
 
+@pytest.mark.slow
 def test_a_bidirectional_run_says_its_strip_has_no_meaning(tmp_path, mnist_dir):
     run = train_run(tmp_path, mnist_dir, "bi", "--training_steps=2", "--display_step=1",
                     "--bidirectional=True", "--num_hidden=8", "--seed=1")
@@ -125,6 +130,7 @@ def test_no_trained_run_is_one_line(tmp_path):
         "or give --run runs/NAME")
 
 
+@pytest.mark.slow
 def test_the_page_in_chromium_in_a_network_namespace_of_its_own(trained_run, mnist_dir):
     """tests/page_in_chromium.py, run by pytest inside `unshare --net` with only loopback up:
     serve.py and Chromium talk over 127.0.0.1 and can reach nothing else."""

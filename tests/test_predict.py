@@ -118,6 +118,7 @@ def test_missing_run_or_checkpoint(trained_run, tmp_path):
     assert r.returncode == 1 and "has no checkpoint" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_default_run_is_the_newest_finished_one(trained_run, tmp_path, mnist_dir):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -173,6 +174,7 @@ def render(x, scale, paper, ink, gradient=0.0, noise=0.0, rng=None):
     return Image.fromarray(np.clip(np.round(img), 0, 255).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_predictions_do_not_depend_on_the_paper(trained_run, mnist, tmp_path):
     """Twenty MNIST test digits drawn 4-8x larger on six kinds of paper: the predictions on
     each paper equal those on clean white paper for at least 19 of the 20."""
@@ -269,6 +271,7 @@ def test_a_phone_sized_photo_is_shrunk_first(tmp_path):
     assert rows[-1] - rows[0] + 1 >= 19                  # the stroke fills the 20-pixel box
 
 
+@pytest.mark.slow
 def test_one_missing_image_among_several(trained_run, mnist, tmp_path):
     good = tmp_path / "good.png"
     Image.fromarray(np.round(mnist.test.images[0].reshape(28, 28) * 255).astype(np.uint8)).save(good)
@@ -300,6 +303,7 @@ def test_runs_are_found_from_the_project_folder(tmp_path, monkeypatch):
     assert predicting.find_runs_dir("/abs/runs") == "/abs/runs"
 
 
+@pytest.mark.slow
 def test_a_better_run_is_named_when_the_newest_is_far_below_the_tutorial(trained_run, tmp_path):
     runs = tmp_path / "runs"
     runs.mkdir()
@@ -375,6 +379,7 @@ def test_the_reading_figure_shows_the_input_and_every_rows_belief():
     assert reading.figure_png(note).startswith(b"\x89PNG")
 
 
+@pytest.mark.slow
 def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_dir, mnist):
     """The fast LSTM gives only its last output; Model builds the tutorial's cell on the same
     variables, so a fast run's predictions are its own graph's, and it has every row's belief."""

@@ -36,6 +36,21 @@ def test_parse_grid_multiplies_keys_and_pairs_joined_ones():
         "cell=gru,learning_rate=0.01-seed3"
 
 
+def test_a_sweep_of_one_run_tables_it(tmp_path, mnist_dir):
+    """The quick suite's sweep: one combination, one seed, end to end."""
+    r = run_sweep(tmp_path, mnist_dir, "optimizer=adam", "--seeds", "1",
+                  train=("--training_steps=10", "--display_step=5", "--num_hidden=8"))
+    assert r.returncode == 0, r.stderr
+    folder = tmp_path / "sw"
+    [run] = os.listdir(folder / "runs")
+    assert run == "optimizer=adam-seed1"
+    log = read_log(str(folder / "runs" / run))
+    row = json.loads((folder / "results.json").read_text())["rows"][0]
+    assert row["final_minibatch_loss"]["values"] == [log.loss[-1]]
+    assert r.stdout.splitlines()[2].startswith(f"| optimizer=adam | 1 | {log.test_accuracy_full:.4f} |")
+    assert (folder / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.fixture(scope="module")
 def tiny_sweep(tmp_path_factory, mnist_dir):
     tmp = tmp_path_factory.mktemp("sweep")
@@ -45,6 +60,7 @@ def tiny_sweep(tmp_path_factory, mnist_dir):
     return tmp / "sw", r
 
 
+@pytest.mark.slow
 def test_tiny_sweep_tables_what_its_runs_logged(tiny_sweep):
     folder, r = tiny_sweep
     combos = ["optimizer=gradient_descent,cell=basic_lstm,bidirectional=False",
@@ -85,6 +101,7 @@ def test_tiny_sweep_tables_what_its_runs_logged(tiny_sweep):
     assert results["versions"]["tensorflow"] and results["train_args"][1:] == TINY
 
 
+@pytest.mark.slow
 def test_same_command_resumes_and_trains_only_what_is_missing(tiny_sweep, mnist_dir):
     folder, first = tiny_sweep
     gone = folder / "runs" / "optimizer=adam,cell=gru,bidirectional=True-seed1"
@@ -100,6 +117,7 @@ def test_same_command_resumes_and_trains_only_what_is_missing(tiny_sweep, mnist_
     assert strip[0] == strip[1]
 
 
+@pytest.mark.slow
 def test_a_stopped_run_is_resumed_from_its_checkpoint(tiny_sweep, mnist_dir, tmp_path):
     folder, first = tiny_sweep
     copy = tmp_path / "sw"
@@ -126,6 +144,7 @@ def test_a_stopped_run_is_resumed_from_its_checkpoint(tiny_sweep, mnist_dir, tmp
     assert timing["first_step"] > 1 and timing["last_step"] == 20
 
 
+@pytest.mark.slow
 def test_a_kept_run_of_another_model_is_refused(tiny_sweep, mnist_dir, tmp_path):
     folder, _ = tiny_sweep
     copy = tmp_path / "sw"
@@ -141,6 +160,7 @@ def test_a_kept_run_of_another_model_is_refused(tiny_sweep, mnist_dir, tmp_path)
         "edited?); give another --sweep_dir\n")
 
 
+@pytest.mark.slow
 def test_a_diverged_run_is_a_result_not_a_failure(tmp_path, mnist_dir):
     r = run_sweep(tmp_path, mnist_dir, "learning_rate=1e38", "--seeds", "1")
     assert r.returncode == 0, r.stderr
@@ -182,6 +202,7 @@ def test_train_args_must_not_clash_or_change(tmp_path, mnist_dir):
     assert r.returncode == 2 and "holds runs made with --training_steps=99" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_run_killed_before_its_test_accuracy_is_resumed(tiny_sweep, mnist_dir, tmp_path):
     """Its final checkpoint was saved, its accuracy lines never written: not finished."""
     folder, _ = tiny_sweep
@@ -196,6 +217,7 @@ def test_a_run_killed_before_its_test_accuracy_is_resumed(tiny_sweep, mnist_dir,
     assert log.read_text() == whole
 
 
+@pytest.mark.slow
 def test_one_seed_shows_no_spread(tiny_sweep):
     folder, _ = tiny_sweep
     combos = [[("optimizer", "adam"), ("cell", "basic_lstm"), ("bidirectional", "False")]]
@@ -219,6 +241,7 @@ def sweep_children(sweep_dir):
     return found
 
 
+@pytest.mark.slow
 def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_dir):
     cmd = [sys.executable, os.path.join(ROOT, "sweep.py"), "optimizer=adam,rmsprop", "--seeds=1",
            "--sweep_dir", str(tmp_path / "sw"), "--", f"--data_dir={mnist_dir}",

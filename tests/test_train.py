@@ -140,6 +140,7 @@ def test_divergence_names_the_step(mnist, monkeypatch):
         train_rnn.train(tiny_config(), 1, mnist, runs.Run(tiny_config(), log=lambda line: None))
 
 
+@pytest.mark.slow
 def test_same_seed_twice_gives_identical_log(mnist_dir):
     args = ("--training_steps=200", "--display_step=50", "--seed=11", "--num_hidden=32",
             f"--data_dir={mnist_dir}", "--runs_dir=")   # no run folder: stdout, stderr are all
@@ -160,6 +161,7 @@ def test_published_values_are_config_pys():
     assert published.PUBLISHED == settings.config_defaults()
 
 
+@pytest.mark.slow
 def test_repeat_command_repeats_a_run_made_with_an_edited_config_py(tmp_path, mnist_dir):
     """Edit config.py, train, put config.py back: the printed command gives the same log."""
     project = copy_project(tmp_path / "project")
