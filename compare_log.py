@@ -25,7 +25,7 @@ import argparse
 import os
 import sys
 
-from lstm_mnist import bands, compare
+from lstm_mnist import atomic, bands, compare
 from lstm_mnist.tutorial_log import LogError
 
 
@@ -50,12 +50,11 @@ def arguments():
 
 def check_plot_path(path):
     """LogError when --plot can't be written, before anything is judged."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise LogError(f"--plot {path}: its folder does not exist or is not writable; give a "
-                       "PNG path in a writable folder")
-    if os.path.isdir(path):
-        raise LogError(f"--plot {path} is a folder; give a file name such as compare.png")
+    try:
+        atomic.probe(path)
+    except OSError as e:
+        raise LogError(f"--plot {path}: cannot write there ({e.strerror}); give a new PNG file "
+                       "name in a writable folder, e.g. runs/NAME/compare.png") from None
 
 
 def main(argv=None):
@@ -102,3 +101,10 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("compare_log.py: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:   # e.g. | head: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(2)
+    except Exception as e:   # a crash must never read as a verdict (0 or 1)
+        print(f"compare_log.py: error: could not judge ({type(e).__name__}: {e}); no verdict "
+              "(exit 2): please report it with this command and its files", file=sys.stderr)
+        sys.exit(2)

@@ -19,6 +19,7 @@ import hashlib
 import os
 import pickle
 import socket
+import stat
 import sys
 import time
 import urllib.error
@@ -168,10 +169,12 @@ def _read32(buf, offset, path):
     return int(np.frombuffer(buf, dtype=">u4", count=1, offset=offset)[0])
 
 
-def _gunzip(path):
+def _gunzip(path, limit=None):
+    """The decompressed bytes of `path`, at most `limit` + 1 of them (a file that holds more
+    is no MNIST file: stop there, not after gigabytes)."""
     try:
         with gzip.open(path, "rb") as f:
-            return f.read()
+            return f.read(-1 if limit is None else limit + 1)
     except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: not a readable gzip file ({e}); "
                         "delete it to fetch it again") from None
@@ -240,6 +243,9 @@ IDX_SHA256 = {
     TEST_IMAGES: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
     TEST_LABELS: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
 }
+# the IDX files' sizes: a header, then 28x28 bytes an image or a byte a label
+IDX_BYTES = {TRAIN_IMAGES: 16 + 60000 * 784, TRAIN_LABELS: 8 + 60000,
+             TEST_IMAGES: 16 + 10000 * 784, TEST_LABELS: 8 + 10000}
 MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -259,10 +265,20 @@ def load_verified(path):
             original IDX content hash; it is left in place, never overwritten.
     """
     name = os.path.basename(path)
-    with open(path, "rb") as f:
-        raw = f.read()
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise DataError(f"{path} is not a regular file (a folder?); remove it, and it is "
+                            "fetched again")
+        with open(path, "rb") as f:
+            raw = f.read(IDX_BYTES[name])   # its .gz is smaller than its content
+    except OSError as e:
+        raise DataError(f"{path}: cannot read it ({e.strerror}); fix its permissions, or "
+                        "delete it to fetch it again") from None
     gz_ok = _sha256(raw) == GZ_SHA256[name]
-    content = _gunzip(path)
+    content = _gunzip(path, IDX_BYTES[name])
+    if len(content) > IDX_BYTES[name]:
+        raise DataError(f"{path} is corrupted: it holds more than the {IDX_BYTES[name]} bytes "
+                        "of its MNIST file; delete it to fetch it again")
     actual = _sha256(content)
     if not gz_ok and actual != IDX_SHA256[name]:
         raise DataError(f"{path} is corrupted: IDX content SHA-256 {actual}, expected "

@@ -58,10 +58,11 @@ def main(argv=None):
     try:
         for option, path in (("--save_input", args.save_input), ("--reading", args.reading)):
             if path:   # before any work: where the outputs go must take them
-                folder = os.path.dirname(os.path.abspath(path))
-                if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-                    raise PredictError(f"{option} {path}: its folder does not exist or is not "
-                                       "writable")
+                try:
+                    atomic.probe(path)
+                except OSError as e:
+                    raise PredictError(f"{option} {path}: cannot write there ({e.strerror}); "
+                                       "give a new PNG file name in a writable folder") from None
         run_dir = model.choose_run(args.run, args.runs_dir)
         inputs, failed = read_images(args.images)   # a bad image is reported, the rest predicted
         if not inputs and not args.test_index:
@@ -77,13 +78,19 @@ def main(argv=None):
     for (name, image, label), p in zip(inputs, probs):
         print(f"{name}: {model.describe(p)}" + ("" if label is None else f"  true {label}"))
     for i, (name, image, _) in enumerate(inputs):
-        if args.save_input:
-            atomic.write_bytes(numbered(args.save_input, i, len(inputs)),
-                               images.input_png(image))
-        if args.reading:
-            title = f"{name}: {probs[i].argmax()} ({probs[i].max():.2f})"
-            fig = reading.reading_figure(image, None if beliefs is None else beliefs[i], title)
-            atomic.write_bytes(numbered(args.reading, i, len(inputs)), reading.figure_png(fig))
+        try:
+            if args.save_input:
+                path = numbered(args.save_input, i, len(inputs))
+                atomic.write_bytes(path, images.input_png(image))
+            if args.reading:
+                title = f"{name}: {probs[i].argmax()} ({probs[i].max():.2f})"
+                fig = reading.reading_figure(image, None if beliefs is None else beliefs[i],
+                                             title)
+                path = numbered(args.reading, i, len(inputs))
+                atomic.write_bytes(path, reading.figure_png(fig))
+        except OSError as e:   # e.g. a numbered name that is a folder
+            parser.exit(1, f"predict.py: error: cannot write {path} ({e.strerror}); give "
+                           "another file name\n")
     if failed:
         print(f"# {failed} of {len(args.images)} image(s) could not be read (above)",
               file=sys.stderr)

@@ -13,6 +13,7 @@ is loaded once (lstm_mnist/model.py, server.py). Flask routes the requests, wait
 """
 import lstm_mnist  # noqa: F401  (first: a Ctrl-C while the rest loads is one line)
 import argparse
+import socket
 import sys
 
 import waitress
@@ -39,12 +40,17 @@ def main(argv=None):
         parser.exit(1, f"serve.py: error: {e}\n")
     if args.bench:
         return server.bench(trained, args.bench)
+    app = server.create_app(trained)
     try:
-        httpd = waitress.create_server(server.create_app(trained), host=args.host,
-                                       port=args.port, threads=4)
-    except OSError as e:   # the port is taken, or the address is not this machine's
+        httpd = waitress.create_server(app, host=args.host, port=args.port, threads=4,
+                                       **server.LIMITS)
+    except (OSError, ValueError) as e:   # the port is taken, the address is not this machine's
+        if isinstance(e, (ValueError, socket.gaierror)):   # or not an address at all
+            parser.exit(1, f"serve.py: error: --host {args.host}: not an address of this "
+                           "machine (e.g. 127.0.0.1, or 0.0.0.0 for every interface)\n")
         parser.exit(1, f"serve.py: error: cannot listen on {args.host}:{args.port} "
                        f"({e.strerror}); give another --port, or --host\n")
+    server.warm_up(app)   # the first reading is slow (about 2 s): not the first visitor's
     print(model.describe_run(trained.run_dir, trained.status), flush=True)
     print(f"# serving http://{args.host}:{httpd.effective_port}/ (Ctrl-C stops)", flush=True)
     try:

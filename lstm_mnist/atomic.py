@@ -7,8 +7,10 @@ and a write that fails leaves no temporary behind.
     replace_folder("sweeps/s/runs/a", files)  # {relative path: bytes}, swapped in whole
 """
 import contextlib
+import errno
 import io
 import os
+import stat
 import shutil
 import signal
 import tempfile
@@ -23,6 +25,7 @@ os.umask(_UMASK)
 def output(path, suffix=""):
     """A temporary path in `path`'s folder for a block (or a program, such as a compiler) to
     write; renamed over `path` when the block ends well, removed when it does not."""
+    refuse_special(path)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=PREFIX,
                                suffix=suffix)
     os.close(fd)
@@ -34,6 +37,29 @@ def output(path, suffix=""):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def refuse_special(path):
+    """OSError when `path` exists and is not a regular file (a folder, a device such as
+    /dev/full, a FIFO): renaming over it would replace it, or fail half-way."""
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise OSError(errno.EEXIST if stat.S_ISDIR(mode) else errno.EINVAL,
+                          f"it exists and is {kind}", path)
+
+
+def probe(path):
+    """OSError (with the system's reason) unless a file can be written as `path`: the target
+    is a regular file or new, and a temporary can be created beside it and removed."""
+    refuse_special(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=PREFIX)
+    os.close(fd)
+    os.unlink(tmp)
+    if len(os.path.basename(path).encode()) > os.pathconf(os.path.dirname(os.path.abspath(path)),
+                                                          "PC_NAME_MAX"):
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), path)
 
 
 def write_bytes(path, data):

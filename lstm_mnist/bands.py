@@ -18,10 +18,11 @@ import json
 import os
 import re
 import shlex
+import types
 
 import numpy as np
 
-from lstm_mnist import ROOT, cli, published, rule, settings, tutorial_log
+from lstm_mnist import ROOT, cli, mistakes, published, rule, settings, tutorial_log
 from lstm_mnist.tutorial_log import LogError
 
 BANDS_DIR = os.path.join(ROOT, "bands")
@@ -101,6 +102,36 @@ def read_band(path):
         raise LogError(f"{path}: made by an older make_band.py, without its seeds' values; make "
                        f"it again with: {remake_command(band)} (the seeds' logs are kept: "
                        "nothing trains again)")
+    try:
+        return _consistent(band, path)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise LogError(f"{path}: a damaged band file (its steps, seeds and values don't fit "
+                       f"together); make it again with: {remake_command(band)}") from None
+
+
+def _consistent(band, path):
+    """`band` when its parts fit together: its seeds' values (what the rule reads) and its
+    summaries (what the table and plot read); ValueError, KeyError or TypeError if not."""
+    steps, seeds = band["steps"], band["seeds"]
+    whole = [x for x in steps + seeds if isinstance(x, int) and not isinstance(x, bool)]
+    if len(whole) != len(steps) + len(seeds) or not steps or steps[0] < 1 or \
+            any(b <= a for a, b in zip(steps, steps[1:])) or band.get("format", "step") not in \
+            tutorial_log.ROUNDING:
+        raise ValueError
+    values = band["seed_values"]
+    shape = (len(seeds), len(steps))
+    for key, top in (("loss", np.inf), ("accuracy", 1.0), ("test_accuracy", 1.0)):
+        x = np.array(values[key], float)
+        if x.shape != (shape if key != "test_accuracy" else shape[:1]) or \
+                not (np.isfinite(x).all() and (x >= 0).all() and (x <= top).all()):
+            raise ValueError
+        summary = band[key]["mean"], band[key]["std"]   # what the table and plot read
+        if key != "test_accuracy" and not all(
+                np.isfinite(np.array(v, float)).all() and len(v) == len(steps) for v in summary):
+            raise ValueError
+    if not isinstance(band.get("config", {}), dict):
+        raise TypeError
+    checked(band_config(band), path, "its config")
     return band
 
 
@@ -215,20 +246,23 @@ def run_config(path, log=None, edition=None):
     if folder:
         try:
             with open(os.path.join(folder, "config.json")) as f:
-                return dict(published.PUBLISHED, **json.load(f)["config"]), "its config.json"
+                saved = json.load(f)["config"]
+            return checked(dict(published.PUBLISHED, **saved), folder, "its config.json"), \
+                "its config.json"
         except (OSError, ValueError, KeyError, TypeError):
             path = os.path.join(folder, "log.txt")
-    try:
-        with open(path, errors="replace") as f:
-            first = f.readline().strip()
-    except OSError:
+    try:   # regular files only, bounded: a FIFO or /dev/zero is refused by read() after
+        first = tutorial_log.read_text(path).split("\n", 1)[0].strip()
+    except LogError:
         first = ""
     _, command = tutorial_log.seed_and_command(first)
     if command:
         try:
-            return command_config(command), "its first line"
+            cfg = command_config(command)
         except (ValueError, settings.ConfigError):   # hand-edited: read it as a bare log
-            pass
+            cfg = None
+        if cfg is not None:
+            return checked(cfg, path, "its first line"), "its first line"
     iters = log is not None and log.format == "iter"
     if edition and edition_config(edition)["log_format"] == ("iter" if iters else "step"):
         how = f"--edition {edition}"
@@ -242,6 +276,20 @@ def run_config(path, log=None, edition=None):
     if len(steps) > 1 or iters:   # Step lines: 1, display_step, ...; Iter: display_step, ...
         cfg.update(display_step=steps[0] if iters else steps[1], training_steps=steps[-1])
     return cfg, how
+
+
+def checked(cfg, path, source):
+    """`cfg` (a dict) when a run could have had it; else LogError naming `source` of `path`."""
+    for key, value in cfg.items():
+        if key in published.PUBLISHED and not mistakes.fits(key, value):
+            raise LogError(f"{path}: {source} gives {key}={value!r}, which no run has; is it "
+                           "damaged? Restore it, or judge a copy of the log without it")
+    problem = settings.problem_in(types.SimpleNamespace(**cfg))
+    if problem:
+        raise LogError(f"{path}: {source} gives a config no run has "
+                       f"({problem.text(as_option=False)}); is it damaged? Restore it, or judge "
+                       "a copy of the log without it")
+    return cfg
 
 
 def command_config(command):

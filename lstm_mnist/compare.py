@@ -310,6 +310,9 @@ def table(c, judged):
             rows.append(f"{step:>6} | {rloss:>8.4f} {racc:>6.3f} | {loss:>7.4f}{ml} {acc:>5.3f}"
                         f"{ma} | {lo[0, i]:>6.3f} .. {hi[0, i]:<6.3f} "
                         f"{lo[1, i]:>5.3f} .. {hi[1, i]:<5.3f}")
+    if (stars == "*").any():
+        rows.append("(* the runs differ there more than two seeds do)" if c.other else
+                    "(* outside the band's interval: a point that counts as outside)")
     return "\n".join(rows)
 
 

@@ -9,6 +9,7 @@ into it (the source, TensorFlow's version, the compiler and its flags, this CPU'
 sets), and loaded with tf.load_op_library. Building takes about a minute, once; it prints one
 line (on stderr: the tutorial's log stays as it was).
 """
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -65,7 +66,7 @@ def build():
     key = hashlib.sha256(repr((source, tf.__version__, command[2:], version, _cpu_flags(),
                                platform.machine())).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), key, "fused_lstm.so")
-    if os.path.exists(path):
+    if intact(path):
         return path
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -75,9 +76,36 @@ def build():
                          "LSTM_OPS_CACHE to a writable folder") from None
     with lock:   # one build at a time: parallel runs (a sweep) wait for the first one's
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(path):
+        if not intact(path):
+            for name in os.listdir(os.path.dirname(path)):   # a killed build's, or a bad one
+                if name.startswith(atomic.PREFIX) or name.startswith("fused_lstm.so") and \
+                        name != "fused_lstm.so.lock":
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(os.path.dirname(path), name))
             _compile(command, cxx, path)
     return path
+
+
+def intact(path):
+    """Whether `path` is a library this module built: its hash as recorded after the build (a
+    truncated one would kill the process with SIGBUS when loaded, with no message)."""
+    try:
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        with open(path + ".sha256") as f:
+            return f.read().strip() == digest
+    except OSError:
+        return False
+
+
+def _usable(data):
+    """Why the compiler's output is not the op's library ("" when it is): an ELF file that
+    holds the op's registration."""
+    if not data.startswith(b"\x7fELF"):
+        return f"{len(data)} bytes, not a shared library"
+    if b"FusedLstm" not in data:
+        return "a shared library without the FusedLstm op"
+    return ""
 
 
 def _compile(command, cxx, path):
@@ -91,6 +119,12 @@ def _compile(command, cxx, path):
             atomic.write_text(log, " ".join(command) + "\n" + r.stdout + r.stderr)
             raise BuildError(f"building the fused LSTM op failed ({cxx} exit {r.returncode}; "
                              f"its output is in {log}); use lstm_impl=fast meanwhile")
+        with open(tmp, "rb") as f:
+            data = f.read()
+        if why := _usable(data):   # e.g. CXX=/bin/true: exit 0, an empty file
+            raise BuildError(f"{cxx} made no usable library ({why}); set CXX to a C++ "
+                             "compiler such as g++, or use lstm_impl=fast")
+    atomic.write_text(path + ".sha256", hashlib.sha256(data).hexdigest() + "\n")
 
 
 def library():

@@ -6,6 +6,8 @@ box, scaled to fit 20x20 keeping its aspect ratio, and placed in 28x28 with its 
 at the centre, as MNIST itself was made. A 28x28 light-on-dark image is taken as it is.
 """
 import io
+import os
+import stat
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
@@ -17,6 +19,8 @@ INK = 0.15            # below this share of the strokes' level a pixel counts as
 STROKE = 0.5         # the digit's bounding box holds the pixels above this (0..1)
 MIN_CONTRAST = 0.08   # strokes must differ from the paper by this much (0..1) to be a digit
 MAX_PIXELS = 50_000_000   # larger images are refused (a 12-megapixel phone photo is 12_000_000)
+MAX_DECODED_MB = 100      # and larger decoded sizes (RGB: 35 megapixels, RGBA: 26)
+MAX_ASPECT = 20           # and strips: a digit's picture is not 20 times longer than wide
 WORKING_SIZE = 1024       # larger images are shrunk to this many pixels (longest side) first:
                           # the digit ends up 20x20, and the paper's fit needs no more
 
@@ -54,6 +58,19 @@ def paper_and_ink(grey):
     return np.clip((ink / level - INK) / (1 - INK), 0, 1)
 
 
+def greyscale(image):
+    """(h, w) float32 in [0, 1] of any PIL image: 8-bit modes as they are; 16- and 32-bit
+    integer ones by their full range; floating point (mode F) as 0..1 when it holds no more
+    (a float TIFF of MNIST), else by its range."""
+    if image.mode == "F" or image.mode.startswith("I"):
+        x = np.asarray(image, dtype=np.float64)
+        top = 1.0 if image.mode == "F" and np.nanmax(x, initial=0) <= 1 else \
+            65535.0 if image.mode.startswith("I;16") or x.max(initial=0) <= 65535 and \
+            x.max(initial=0) > 255 else 255.0 if x.max(initial=0) <= 255 else float(x.max())
+        return np.clip(np.nan_to_num(x / top), 0, 1).astype(np.float32)
+    return np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255
+
+
 def mnist_like(image):
     """A PIL image -> (28, 28) float32 in [0, 1], digit light on dark, as MNIST.
 
@@ -64,9 +81,11 @@ def mnist_like(image):
         # strokes drawn on a transparent canvas: put them on white paper first
         paper = Image.new("RGBA", image.size, "white")
         image = Image.alpha_composite(paper, image.convert("RGBA"))
-    grey = np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255
+    grey = greyscale(image)
     border = np.concatenate((grey[0], grey[-1], grey[:, 0], grey[:, -1]))
     if grey.shape == (MNIST_SIZE, MNIST_SIZE) and np.median(border) < 0.5:
+        if grey.max() <= STROKE:
+            raise ImageError("no digit found: the image is blank")
         return grey                             # already MNIST-like: light on dark, 28x28
     ink = paper_and_ink(grey)
     # the digit's box: where the strokes are (a stray speck of noise must not widen it)
@@ -89,6 +108,25 @@ def mnist_like(image):
     return out
 
 
+def check_size(image):
+    """ImageError, before decoding, for an image that would take too long or too much memory:
+    more than MAX_PIXELS, more than MAX_DECODED_MB decoded (up to 4 bytes a pixel: RGBA, or
+    one 32-bit band), or a strip far longer than wide (no picture of a digit is 1 x 50,000,000)."""
+    w, h = image.size
+    if w * h > MAX_PIXELS:
+        raise ImageError(f"{w}x{h} pixels is more than this takes ({MAX_PIXELS // 10**6} "
+                         f"megapixels); shrink it first (a digit needs no more than "
+                         f"{WORKING_SIZE}x{WORKING_SIZE})")
+    per_band = 4 if image.mode in ("I", "F") else 2 if image.mode.startswith("I;16") else 1
+    decoded = w * h * len(image.getbands()) * per_band / 2**20
+    if decoded > MAX_DECODED_MB:
+        raise ImageError(f"{w}x{h} pixels in mode {image.mode} decode to {decoded:.0f} MB, more "
+                         f"than this takes ({MAX_DECODED_MB} MB); shrink it first")
+    if max(w, h) > MAX_ASPECT * max(min(w, h), 1):
+        raise ImageError(f"{w}x{h} pixels is a strip, not a picture of a digit (sides more than "
+                         f"{MAX_ASPECT}:1); crop it to the digit")
+
+
 def load_image(path, name=None):
     """An image file (a path, or a binary file object named `name` in messages) -> its (28, 28)
     MNIST-like input (mnist_like). A large photo is decoded at a reduced size where the format
@@ -100,11 +138,10 @@ def load_image(path, name=None):
     """
     name = name or path
     try:
+        if isinstance(path, str) and not stat.S_ISREG(os.stat(path).st_mode):
+            raise ImageError("not a regular file (a folder, FIFO or device); give an image file")
         with Image.open(path) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(f"{image.width}x{image.height} pixels is more than this "
-                                   f"takes ({MAX_PIXELS // 10**6} megapixels); shrink it first "
-                                   f"(a digit needs no more than {WORKING_SIZE}x{WORKING_SIZE})")
+            check_size(image)
             image.draft("L", (WORKING_SIZE, WORKING_SIZE))   # JPEG: decode at 1/2 .. 1/8 scale
             image.load()
             # a phone photo may be stored sideways with an EXIF orientation tag: apply it first

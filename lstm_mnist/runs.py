@@ -22,7 +22,9 @@ import itertools
 import json
 import logging
 import os
+import re
 import secrets
+import shutil
 import signal
 import sys
 import threading
@@ -41,6 +43,11 @@ from lstm_mnist.tf1 import tf, tf1
 RESUMABLE = {"training_steps", "checkpoint_every", "keep_checkpoints", "data_dir", "runs_dir",
              "lstm_impl"}  # what may change when a run is resumed
 
+
+# what every config.json has recorded, since the first run folders: without them it
+# describes no run
+RECORDED = ("learning_rate", "training_steps", "batch_size", "display_step", "num_input",
+            "timesteps", "num_hidden", "num_classes")
 
 KEEP = object()   # write_config: keep the edition config.json records
 
@@ -290,10 +297,9 @@ class Checkpointer:
         self.dataset.set_state(state)
         # the earlier process's checkpoints count towards keep_checkpoints too (not those
         # after `step`: skipped as unreadable, they are overwritten or left behind)
-        previous = tf1.train.get_checkpoint_state(self.run_dir).all_model_checkpoint_paths
-        self.saver.recover_last_checkpoints([os.path.join(self.run_dir, os.path.basename(p))
-                                             for p in previous
-                                             if int(p.rsplit("-", 1)[1]) <= step])
+        self.saver.recover_last_checkpoints([os.path.join(self.run_dir, f"ckpt-{s}")
+                                             for s in sorted(checkpoint_steps(self.run_dir))
+                                             if s <= step])
         return int(state["step"])
 
 
@@ -343,7 +349,9 @@ def open_run(cfg, seed, args):
     """Create (or reopen, with --resume) the run folder and yield its Run; without runs_dir, a
     Run that only prints. Prints the seed line first; Ctrl-C ends with how to resume, exit 130."""
     run_dir, step = args.resume, None
-    if args.resume:   # nothing in the folder changes until the checkpoint is loaded
+    if args.resume:   # nothing of the run changes until the checkpoint is loaded
+        for name in clean_up(run_dir):
+            note(f"removed {name}: left half-written by a process that was killed")
         step, skipped = readable_checkpoint(run_dir)
         for path, why in skipped:
             note(f"skipping {path}: unreadable ({why})")
@@ -404,12 +412,19 @@ def load_run(run_dir, cfg, explicit):
     try:
         with open(os.path.join(run_dir, "config.json")) as f:
             saved = json.load(f)
-        saved_cfg, seed = saved["config"], int(saved["seed"])
+        saved_cfg, seed = saved["config"], saved["seed"]
+        if not isinstance(saved_cfg, dict) or isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError
     except FileNotFoundError:
         raise RunError(f"{run_dir} is not a run folder (no config.json); give the folder "
                        "that train_rnn.py printed") from None
     except (OSError, ValueError, KeyError, TypeError):
         raise RunError(f"{run_dir}/config.json is unreadable; start a new run") from None
+    missing = [key for key in RECORDED if key not in saved_cfg]
+    if missing:   # then config.py's values would stand in for the run's own: never guess
+        raise RunError(f"{run_dir}/config.json does not say the run's {', '.join(missing)}, so "
+                       "it does not describe its checkpoints; nothing was changed: restore it, "
+                       "or start a new run")
     for key in explicit - RESUMABLE:
         if getattr(cfg, key) != saved_cfg.get(key):
             raise RunError(f"{run_dir} was trained with {key}={saved_cfg.get(key)}, not "
@@ -466,22 +481,29 @@ def lock_holder(run_dir):
     return None
 
 
+def checkpoint_steps(run_dir):
+    """The steps of the checkpoints on disk, newest first. The files are the truth: TensorFlow
+    writes ckpt-N.index last, so it marks a whole checkpoint; the 'checkpoint' file that indexes
+    them is only a hint (deleted, emptied or garbled, the checkpoints are still there)."""
+    steps = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(run_dir):
+            if m := re.fullmatch(r"ckpt-(\d+)\.index", name):
+                steps.append(int(m[1]))
+    return sorted(steps, reverse=True)
+
+
 def readable_checkpoint(run_dir):
     """The newest checkpoint of `run_dir` that reads back whole (each variable's data checked
     against its checksum), and those skipped: (step or 0, [(path, why), ...])."""
-    try:
-        state = tf1.train.get_checkpoint_state(run_dir)
-    except Exception as e:   # a damaged 'checkpoint' file: the index of the checkpoints
-        raise RunError(f"{run_dir}/checkpoint is unreadable ({str(e)[:120]}); start a new "
-                       "run") from None
     skipped = []
-    for saved in reversed(state.all_model_checkpoint_paths if state else []):
-        path = os.path.join(run_dir, os.path.basename(saved))
+    for step in checkpoint_steps(run_dir):
+        path = os.path.join(run_dir, f"ckpt-{step}")
         try:
             reader = tf1.train.load_checkpoint(path)
             for name in reader.get_variable_to_shape_map():
                 reader.get_tensor(name)
-            return int(path.rsplit("-", 1)[1]), skipped
+            return step, skipped
         except Exception as e:   # OpError, or IndexError for a short data file: unreadable
             skipped.append((path, str(e).strip().splitlines()[0][:160]))
     return 0, skipped
@@ -489,8 +511,27 @@ def readable_checkpoint(run_dir):
 
 def latest_step(run_dir):
     """The step of the newest checkpoint in `run_dir`; 0 when it has none yet."""
-    path = tf1.train.latest_checkpoint(run_dir)
-    return int(path.rsplit("-", 1)[1]) if path else 0
+    steps = checkpoint_steps(run_dir)
+    return steps[0] if steps else 0
+
+
+def clean_up(run_dir):
+    """Remove what a killed process left half-written in `run_dir` (held locked by this one, so
+    no live process is writing there): atomic.py's temporaries and TensorFlow's unfinished
+    checkpoint writes (ckpt-N_temp/ folders, *.tempstate* files). Returns the names removed."""
+    removed = []
+    for name in sorted(os.listdir(run_dir)):
+        path = os.path.join(run_dir, name)
+        if not (name.startswith(atomic.PREFIX) or "tempstate" in name
+                or re.fullmatch(r"ckpt-\d+_temp.*", name)):
+            continue
+        with contextlib.suppress(OSError):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+            removed.append(name)
+    return removed
 
 
 def write_config(run_dir, cfg, seed, edition=KEEP):
@@ -515,14 +556,25 @@ def saved_edition(run_dir):
         return None
 
 
+def log_text(run_dir):
+    """The run's log.txt ("" before it has one); RunError when it is no readable file. A byte
+    that is not UTF-8 (a damaged disk, an editor) reads as U+FFFD, the rest as it is."""
+    path = os.path.join(run_dir, "log.txt")
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
+    except OSError as e:
+        raise RunError(f"{path} is unreadable ({e.strerror}); restore it, or start a new "
+                       "run") from None
+
+
 def truncate_log(run_dir, step, batch_size):
     """Keep the run's log up to `step`: the lines that the resumed run will not print again."""
-    path = os.path.join(run_dir, "log.txt")
-    text = ""
-    with contextlib.suppress(FileNotFoundError):
-        with open(path) as f:
-            text = f.read()
-    atomic.write_text(path, tutorial_log.through(text, step, batch_size))
+    text = log_text(run_dir)
+    atomic.write_text(os.path.join(run_dir, "log.txt"),
+                      tutorial_log.through(text, step, batch_size))
 
 
 def run_status(run_dir):
@@ -530,11 +582,7 @@ def run_status(run_dir):
     its accuracy on all test images as its log recorded it (None until training finished), and
     how it diverged (or None)."""
     cfg, _ = load_run(run_dir, cfg=None, explicit=set())
-    text = ""
-    with contextlib.suppress(FileNotFoundError):
-        with open(os.path.join(run_dir, "log.txt")) as f:
-            text = f.read()
-    full, diverged = tutorial_log.outcome(text)
+    full, diverged = tutorial_log.outcome(log_text(run_dir))
     return RunStatus(latest_step(run_dir), cfg.training_steps, full, diverged, cfg)
 
 

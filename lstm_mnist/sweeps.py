@@ -6,6 +6,7 @@ folders and summed up in tables. sweep.py is its command line.
     run_sweep(plan, parallel=2)                                     # here, or ray=...
     rows = collect(plan)                                            # table(rows), plot(rows)
 """
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -205,7 +206,7 @@ def collect(plan):
             "label": " ".join(f"{k}={v}" for k, v in combo),
             "seeds": len(per_seed), "diverged": len(per_seed) - len(ok),
             "steps": sorted({r["steps"] for r in per_seed}),
-            **{key: spread([r[key] for r in ok]) for key in
+            **{key: spread([r[key] for r in ok if r[key] is not None]) for key in
                ("test_accuracy_full", "final_minibatch_loss", "ms_per_step")},
             "curve_steps": list(good[0].steps) if good else [],
             "mean_loss": [statistics.fmean(v) for v in zip(*(log.loss for log in good))],
@@ -220,10 +221,14 @@ def run_result(p):
     log = timing = None
     if not status.diverged:
         log = tutorial_log.read(p.run_dir, batch_size=status.cfg.batch_size)
-        with open(os.path.join(p.run_dir, "timing.json")) as f:
-            timing = json.load(f)
-    steps = tutorial_log.diverged_step(status.diverged) if status.diverged else \
-        timing["last_step"]
+        # a run killed right after its last checkpoint, then resumed, trained no step to time
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            with open(os.path.join(p.run_dir, "timing.json")) as f:
+                saved = json.load(f)
+            timing = {"ms_per_step": float(saved["ms_per_step"]), "cores": int(saved["cores"]),
+                      "last_step": int(saved["last_step"])}
+    steps = (tutorial_log.diverged_step(status.diverged) if status.diverged else
+             timing["last_step"] if timing else status.step or log.steps[-1])
     return {"seed": p.seed, "run": p.run_dir, "diverged": status.diverged, "steps": steps,
             "test_accuracy_full": log and log.test_accuracy_full,
             "final_minibatch_loss": log and log.loss[-1],

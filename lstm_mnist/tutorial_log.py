@@ -8,16 +8,20 @@ line that starts a log, the accuracy on all test images, a divergence).
 train_rnn.py writes these lines; runs.py, bands.py, compare_log.py, make_band.py and sweep.py
 read them back through `parse` and `Log`.
 """
+import contextlib
 import dataclasses
 import math
 import os
 import re
+import stat
 
 import numpy as np
 
 # half the last digit each value is printed with: the rounding every log carries
 ROUNDING = {"step": (0.00005, 0.0005), "iter": (0.0000005, 0.000005)}   # (loss, accuracy)
 FINISHED = "Optimization Finished!"
+# a log of 10000 steps with a line at each is 0.7 MB: anything far larger is no log of one run
+MAX_BYTES = 64 * 2**20
 
 _DISPLAY = re.compile(r"^(Step|Iter) (\d+), Minibatch Loss= ([-+0-9.eE]+|nan|inf), "
                       r"Training Accuracy= ([0-9.]+)\s*$")
@@ -103,12 +107,18 @@ def seed_and_command(first_line):
     return (int(m[1]), m[2]) if m else (None, None)
 
 
-def _number(text, line, name):
+def _number(text, line, name, share=False):
+    """The number `text` of `line`: a loss (at least 0, or nan/inf: diverged) or, `share`, an
+    accuracy (0..1). LogError otherwise: no run prints such a value."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise LogError(f"{name}: {line.strip()!r} holds {text!r}, not a number; is the log "
                        "damaged?") from None
+    if value < 0 or share and not 0 <= value <= 1:
+        raise LogError(f"{name}: {line.strip()!r} holds {text!r}, outside "
+                       f"{'0..1' if share else '0 and up'}; is the log damaged?")
+    return value
 
 
 def parse(text, name="log", complete=True, batch_size=128):
@@ -132,13 +142,13 @@ def parse(text, name="log", complete=True, batch_size=128):
                 count //= batch_size
             steps.append(count)
             loss.append(_number(m[3], line, name))
-            accuracy.append(_number(m[4], line, name))
+            accuracy.append(_number(m[4], line, name, share=True))
             if not math.isfinite(loss[-1]) and not diverged:
                 diverged = f"diverged at step {count} (the loss became {m[3]})"
         elif m := _TESTING.match(line):
-            test_accuracy = _number(m[1], line, name)
+            test_accuracy = _number(m[1], line, name, share=True)
         elif m := _ALL_TEST.match(line):
-            full = _number(m[2], line, name)
+            full = _number(m[2], line, name, share=True)
         elif m := _DIVERGED.match(line):
             diverged = f"diverged at step {m[2]} ({m[1].split(' at step')[0]})"
     if not steps:
@@ -182,8 +192,14 @@ def read_text(path):
     if os.path.isdir(path):
         path = os.path.join(path, "log.txt")
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):   # a FIFO would wait, /dev/zero never end
+            raise LogError(f"{path}: not a regular file (a folder, FIFO or device); give a log "
+                           "file or a run folder")
         with open(path, "rb") as f:
-            raw = f.read()
+            raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise LogError(f"{path}: larger than {MAX_BYTES // 2**20} MB, far more than any "
+                           "run's log; give the log of one run")
     except OSError as e:
         raise LogError(f"{path}: cannot read ({e.strerror}); give a log file or a run "
                        "folder") from None
@@ -218,7 +234,10 @@ def outcome(text):
     full = diverged = None
     for line in text.splitlines():
         if m := _ALL_TEST.match(line):
-            full = (int(m[1]), float(m[2]))
+            with contextlib.suppress(ValueError):   # damaged: as if never measured
+                full = (int(m[1]), float(m[2]))
+                if not 0 <= full[1] <= 1:
+                    full = None
         elif line.startswith("# diverged: "):
             diverged = line[len("# diverged: "):].strip()
     return full, diverged

@@ -229,3 +229,33 @@ def test_a_taken_port_is_one_line(server):
     assert r.stderr.strip().splitlines()[-1] == (
         f"serve.py: error: cannot listen on 127.0.0.1:{port} (Address already in use); give "
         "another --port, or --host")
+
+
+def test_idle_and_slow_clients_do_not_shut_the_page_for_others(server):
+    """150 connections that send one request line and wait (more than waitress's default limit
+    of 100): a new visitor is still answered at once, and the idle ones are closed after
+    serve.py's timeout."""
+    url = server[0]
+    host, port = url.split("/")[2].split(":")
+    idle = []
+    for _ in range(150):
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        idle.append(s)
+    import time
+    import urllib.request
+    start = time.monotonic()
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.status == 200 and b"<canvas" in answer.read()
+    assert time.monotonic() - start < 3
+    time.sleep(16)   # channel_timeout 10 s, checked every 2 s
+    closed = 0
+    for s in idle:
+        try:
+            closed += s.recv(1) == b""
+        except OSError:
+            closed += 1
+        s.close()
+    assert closed == len(idle)
+    with urllib.request.urlopen(url + "api/model", timeout=10) as answer:
+        assert answer.status == 200

@@ -59,3 +59,23 @@ def test_write_folder_swaps_whole_folders_and_holds_ctrl_c(tmp_path):
         atomic.replace_folder(run, {"log.txt": "not bytes"})
     assert cluster.read_folder(run)["log.txt"] == b"new"
     assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+def test_ctrl_c_between_the_two_renames_of_a_folder_swap(tmp_path, monkeypatch):
+    """SIGINT arrives right after the old folder was moved aside: the new one still goes in,
+    then Ctrl-C is raised; the old folder and the temporaries are gone."""
+    import signal
+    run = tmp_path / "run"
+    atomic.replace_folder(run, {"log.txt": b"old"})
+    real_replace, calls = os.replace, []
+
+    def replace_then_ctrl_c(src, dst):
+        real_replace(src, dst)
+        calls.append(dst)
+        if len(calls) == 1:   # the old folder is aside, the new one not yet in place
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(atomic.os, "replace", replace_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        atomic.replace_folder(run, {"log.txt": b"new"})
+    assert len(calls) == 2 and cluster.read_folder(run) == {"log.txt": b"new"}
+    assert sorted(os.listdir(tmp_path)) == ["run"]

@@ -3,6 +3,7 @@ the line and the fix (exit 2, nothing created); --help shows its comments."""
 import os
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -201,3 +202,25 @@ def test_did_you_mean_is_not_loose(capsys):
         err = capsys.readouterr().err
         assert ("did you mean" in err) == bool(suggestion), (arg, err)
         assert suggestion is None or f"did you mean {suggestion}?" in err
+
+
+@pytest.mark.parametrize("key, value, refused", [
+    ("test_len", 10000, None), ("test_len", 1, None), ("test_len", 10001, "between 1 and 10000"),
+    ("test_len", 0, "got 0"),
+    ("training_steps", 1, None), ("training_steps", 0, "positive integer"),
+])
+def test_the_ranges_hold_at_their_boundaries(key, value, refused):
+    cfg = types.SimpleNamespace(**dict(published.PUBLISHED, **{key: value}))
+    problem = settings.problem_in(cfg)
+    if refused is None:
+        assert problem is None, problem.text()
+    else:
+        assert problem.key == key and refused in problem.text()
+
+
+@pytest.mark.parametrize("line", ["training_steps = True", "training_steps = False"])
+def test_a_bool_is_no_step_count(tmp_path, line):
+    """True is an int to Python (1 step): config.py must still refuse it."""
+    with pytest.raises(settings.ConfigError) as e:
+        settings.read_config_file(edited(tmp_path, "training_steps = 10000", line))
+    assert "training_steps" in str(e.value) and "\n" not in str(e.value)

@@ -235,4 +235,4 @@ def test_an_unwritable_plot_folder_stops_before_judging(tmp_path):
         r = compare_cli(os.path.join(ROOT, "reference", "tutorial_output.log"), "--plot",
                     str(folder / "x.png"))
     assert r.returncode == 2 and r.stdout == ""
-    assert "its folder does not exist or is not writable" in r.stderr
+    assert "cannot write there (Read-only file system)" in r.stderr

@@ -84,6 +84,7 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
      "the drawing: no digit found: the image is blank; draw a digit"),
     (b"hello", "notes.txt", 400,
      "notes.txt: cannot read it as an image (UnidentifiedImageError); give a PNG or JPEG file"),
+    (png(np.zeros((28, 28))), "black.png", 400, "black.png: no digit found: the image is blank"),
     (b"\0" * (server.MAX_UPLOAD_MB * 2**20 + 1), "huge.png", 413,
      "the upload is larger than 20 MB; send a smaller image (a digit needs no more than "
      "1024x1024 pixels)"),
@@ -92,6 +93,22 @@ def test_a_reading_is_predict_pys_with_every_rows_belief(client, model, mnist):
 def test_bad_images_are_a_4xx_with_a_message(client, content, name, status, message):
     r = post(client, content, name)
     assert (r.status_code, r.get_json()) == (status, {"error": message})
+
+
+@pytest.mark.slow
+def test_uploads_up_to_the_limit_are_read_and_many_form_parts_are_named(client, mnist):
+    digit = png(mnist.test.images[0].reshape(28, 28))
+    for megabytes in (3, server.MAX_UPLOAD_MB - 0.5):   # bytes after IEND: a large file
+        padded = digit + b"\0" * int(megabytes * 2**20 - len(digit))
+        r = post(client, padded, f"{megabytes}MB.png")
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["prediction"] == int(mnist.test.labels[0].argmax())
+    parts = "".join(f"--b\r\nContent-Disposition: form-data; name=\"f{i}\"\r\n\r\nx\r\n"
+                    for i in range(20000)) + "--b--\r\n"
+    r = client.post("/api/read", data=parts.encode(),
+                    content_type="multipart/form-data; boundary=b")
+    assert r.status_code == 413
+    assert r.get_json()["error"].startswith("the form has too many parts or fields")
 
 
 @pytest.mark.slow
@@ -120,6 +137,19 @@ def test_a_bidirectional_run_says_its_strip_has_no_meaning(tmp_path, mnist_dir):
     assert body["beliefs"] is None and len(body["probabilities"]) == 10
 
 
+@pytest.mark.slow
+def test_the_warm_up_reads_a_digit_and_the_bench_reports_every_part(model, mnist_dir, capsys,
+                                                                     monkeypatch):
+    app = server.create_app(model)
+    assert server.warm_up(app) > 0   # asserts inside that the reading answered 200
+    monkeypatch.setattr(model.cfg, "data_dir", mnist_dir)
+    assert server.bench(model, 3) == 0
+    out = capsys.readouterr().out
+    for part in ("image -> 28x28", "prediction + 28 beliefs", "reading figure", "whole request"):
+        assert re.search(re.escape(part) + r".* +\d+\.\d +\d+\.\d$", out, re.M), out
+    assert re.search(r"^# the first reading of a cold process took \d+ ms", out, re.M), out
+
+
 def test_no_trained_run_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"),
                         f"--runs_dir={tmp_path}"], capture_output=True, text=True, timeout=120,
@@ -146,4 +176,4 @@ def test_the_page_in_chromium_in_a_network_namespace_of_its_own(trained_run, mni
     r = subprocess.run(["unshare", "--net", *own_user, "sh", "-c", inner], env=env, cwd=ROOT,
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
-    assert re.search(r"^4 passed", r.stdout, re.M), r.stdout[-3000:]   # none skipped
+    assert re.search(r"^5 passed", r.stdout, re.M), r.stdout[-3000:]   # none skipped

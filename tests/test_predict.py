@@ -287,8 +287,8 @@ def test_an_unwritable_save_input_is_checked_first(tmp_path):
     r = run_predict(str(tmp_path / "missing.png"), "--run", str(tmp_path / "no_run"),
                     "--save_input", str(tmp_path / "nope" / "seen.png"))
     assert r.returncode == 1 and r.stderr == (
-        f"predict.py: error: --save_input {tmp_path}/nope/seen.png: its folder does not exist or "
-        "is not writable\n")
+        f"predict.py: error: --save_input {tmp_path}/nope/seen.png: cannot write there (No such "
+        "file or directory); give a new PNG file name in a writable folder\n")
 
 
 def test_runs_are_found_from_the_project_folder(tmp_path, monkeypatch):
@@ -357,8 +357,9 @@ def test_reading_writes_the_figure_for_each_image(trained_run, tmp_path):
     r = run_predict("--test_index", "0", "--run", str(trained_run),
                     "--reading", str(tmp_path / "nowhere" / "read.png"))
     assert r.returncode == 1 and r.stderr == (f"predict.py: error: --reading {tmp_path}/nowhere/"
-                                              "read.png: its folder does not exist or is not "
-                                              "writable\n")
+                                              "read.png: cannot write there (No such file or "
+                                              "directory); give a new PNG file name in a "
+                                              "writable folder\n")
 
 
 def test_the_reading_figure_shows_the_input_and_every_rows_belief():

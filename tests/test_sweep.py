@@ -241,14 +241,19 @@ def sweep_children(sweep_dir):
     return found
 
 
+def ignore_sigint():   # as a shell's background job (cmd &) starts
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @pytest.mark.slow
-def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_dir):
+@pytest.mark.parametrize("started", [None, ignore_sigint], ids=["foreground", "sigint ignored"])
+def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_dir, started):
     cmd = [sys.executable, os.path.join(ROOT, "sweep.py"), "optimizer=adam,rmsprop", "--seeds=1",
            "--sweep_dir", str(tmp_path / "sw"), "--", f"--data_dir={mnist_dir}",
            "--training_steps=100000", "--display_step=100", "--num_hidden=8", "--batch_size=32",
            "--checkpoint_every=100000"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         cwd=ROOT)
+                         cwd=ROOT, preexec_fn=started)
     logs = [tmp_path / "sw" / "runs" / f"optimizer={o}-seed1" / "log.txt"
             for o in ("adam", "rmsprop")]
     deadline = time.time() + 120
@@ -265,3 +270,16 @@ def test_sigint_to_sweep_alone_stops_and_checkpoints_its_runs(tmp_path, mnist_di
         steps = [int(n[5:-6]) for n in os.listdir(log.parent) if n.endswith(".index")]
         assert len(steps) == 1 and 100 <= steps[0] < 100000
         assert not sweeps.finished(str(log.parent))        # the same command resumes it
+
+
+def test_a_run_that_fails_without_diverging_stops_the_sweep_with_one_line(tmp_path, mnist_dir):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("MNIST is not here")
+    r = run_sweep(tmp_path, mnist_dir, "cell=gru", "--seeds", "1",
+                  train=[*TINY, f"--data_dir={not_a_folder}"])
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"sweep\.py: error: \S+cell=gru-seed1 failed \(exit 1: .*"
+                        r"data_dir.*\); finished runs are kept, run the same command again "
+                        r"to resume", last), last
+    assert not (tmp_path / "sw" / "results.md").exists()
