@@ -20,10 +20,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_UPLOAD_MB = 20   # a 12-megapixel phone photo is 3-8 MB as JPEG
 # waitress's limits, so that a few slow or idle clients cannot shut the page for others: a
 # connection that sends nothing for 10 s is closed (checked every 2 s), 500 may be open at once
-# (waitress's default 100 was used up by 100 idle ones), and headers stay small
+# (waitress's default 100 was used up by 100 idle ones), and headers stay small. Bodies up to 4x
+# the upload limit reach Flask, which answers "larger than 20 MB" in JSON; beyond, waitress
+# refuses them itself (its default was 1 GB)
 LIMITS = {"channel_timeout": 10, "cleanup_interval": 2, "connection_limit": 500,
           "max_request_header_size": 64 * 1024,
-          "max_request_body_size": (MAX_UPLOAD_MB + 1) * 2**20}
+          "max_request_body_size": 4 * MAX_UPLOAD_MB * 2**20}
 
 
 def data_url(png):

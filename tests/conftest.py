@@ -102,6 +102,25 @@ def tiny_config(**overrides):
     return types.SimpleNamespace(**cfg)
 
 
+TINY_RUN = ("--training_steps=300", "--display_step=20", "--checkpoint_every=100", "--seed=5",
+            "--num_hidden=32")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mnist_dir):
+    """A finished run of TINY_RUN through the real command line (checkpoints at 100, 200, 300),
+    trained once for every test file that needs one: (its folder, the CompletedProcess). Tests
+    copy it before they change anything."""
+    import subprocess
+    runs_dir = tmp_path_factory.mktemp("tiny_runs")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train_rnn.py"),
+                        f"--runs_dir={runs_dir}", f"--data_dir={mnist_dir}", *TINY_RUN,
+                        "--run_name=whole"], capture_output=True, text=True, timeout=600,
+                       cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    return runs_dir / "whole", r
+
+
 def train_run(runs_dir, mnist_dir, name, *args):
     """Train a run named `name` under `runs_dir` through the real command line (python
     train_rnn.py --key=value ...); its folder."""

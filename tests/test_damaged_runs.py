@@ -13,8 +13,6 @@ import pytest
 from conftest import ROOT
 from lstm_mnist import runs, sweeps
 
-TINY = ("--training_steps=300", "--display_step=20", "--checkpoint_every=100", "--seed=5",
-        "--num_hidden=32")
 
 
 def train(runs_dir, mnist_dir, *args):
@@ -24,14 +22,20 @@ def train(runs_dir, mnist_dir, *args):
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, mnist_dir):
-    """A finished 300-step run (checkpoints at 100, 200, 300) and the log of the same seed
-    trained for 400 steps in one go."""
-    runs_dir = tmp_path_factory.mktemp("runs")
-    for name, steps in (("whole", 300), ("longer", 400)):
-        r = train(runs_dir, mnist_dir, *TINY, f"--training_steps={steps}", f"--run_name={name}")
-        assert r.returncode == 0, r.stderr
-    return runs_dir / "whole", (runs_dir / "longer" / "log.txt").read_text()
+def finished(tiny_run):
+    """A finished 300-step run (checkpoints at 100, 200, 300), and its log."""
+    folder, r = tiny_run
+    return folder, r.stdout
+
+
+def continued(log, whole):
+    """Whether `log` is `whole`'s steps, then the steps of a resume from its end to step 400
+    (that these equal an uninterrupted run's is test_runs.py's)."""
+    steps = [l for l in log.splitlines() if l.startswith("Step ")]
+    before = [l for l in whole.splitlines() if l.startswith("Step ")]
+    return steps[:len(before)] == before and \
+        [int(l.split(",")[0][5:]) for l in steps[len(before):]] == list(range(320, 401, 20)) \
+        and log.rstrip().splitlines()[-1].startswith("# Testing Accuracy on all")
 
 
 def files(folder):
@@ -59,7 +63,7 @@ def test_the_checkpoints_are_found_without_their_index_file(tmp_path, finished, 
 
 def test_a_resume_without_the_index_file_continues_from_the_newest_checkpoint(
         tmp_path, mnist_dir, finished):
-    folder, longer = finished
+    folder, whole = finished
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     (copy / "checkpoint").unlink()
@@ -67,35 +71,48 @@ def test_a_resume_without_the_index_file_continues_from_the_newest_checkpoint(
     r = train(tmp_path, mnist_dir, f"--resume={copy}", "--training_steps=400")
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.splitlines()[0] == f"# resuming {copy} from step 300"
-    assert (copy / "log.txt").read_text().splitlines()[1:] == longer.splitlines()[1:]
+    assert continued((copy / "log.txt").read_text(), whole)
     now = files(copy)
     assert all(now[n] == b for n, b in kept.items())   # the newest kept as it was
     assert runs.checkpoint_steps(copy)[:2] == [400, 300]
 
 
-@pytest.mark.parametrize("saved", [
-    {"config": {}, "seed": 5},
-    {"config": {"training_steps": 300, "num_hidden": 32}, "seed": 5},
-    {"config": [], "seed": 5},
-    {"config": {"training_steps": 300}, "seed": "5"},
+@pytest.mark.parametrize("saved, says", [
+    ({"config": {"training_steps": 300, "num_hidden": 32}, "seed": 5}, "does not say the run's"),
+    ({"config": [], "seed": 5}, "is unreadable"),
+    ({"config": {"training_steps": 300}, "seed": "5"}, "is unreadable"),
+    ({"config": {}, "seed": True}, "is unreadable"),
 ])
-def test_a_config_json_that_does_not_describe_the_run_stops_resume(tmp_path, mnist_dir,
-                                                                     finished, saved):
+def test_a_config_json_that_does_not_describe_the_run_is_refused(tmp_path, finished, saved,
+                                                                  says):
     copy = tmp_path / "copy"
     shutil.copytree(finished[0], copy)
     (copy / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(runs.RunError) as e:
+        runs.load_run(str(copy), cfg=None, explicit=set())
+    assert str(e.value).startswith(f"{copy}/config.json {says}") and "new run" in str(e.value)
+
+
+def test_resume_stops_at_such_a_config_json_and_changes_nothing(tmp_path, mnist_dir, finished):
+    """The case that lost work: config.py's values (10000 steps) stood in for the run's own."""
+    copy = tmp_path / "copy"
+    shutil.copytree(finished[0], copy)
+    (copy / "config.json").write_text(json.dumps({"config": {}, "seed": 5}))
     before = files(copy)
     r = train(tmp_path, mnist_dir, f"--resume={copy}")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"train_rnn.py: error: {copy}/config.json "), last
-    assert "start a new run" in last
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"train_rnn.py: error: {copy}/config.json does not say the run's learning_rate, "
+        "training_steps, batch_size, display_step, num_input, timesteps, num_hidden, "
+        "num_classes, so it does not describe its checkpoints; nothing was changed: restore "
+        "it, or start a new run")
     assert files(copy) == before
 
 
+@pytest.mark.slow
 def test_what_a_killed_process_left_is_removed_on_the_next_start(tmp_path, mnist_dir,
                                                                  finished):
-    folder, longer = finished
+    folder, whole = finished
     copy = tmp_path / "copy"
     shutil.copytree(folder, copy)
     left = [".tmp-4242-log.txt", "ckpt-300.data-00000-of-00001.tempstate1234567890",
@@ -109,7 +126,7 @@ def test_what_a_killed_process_left_is_removed_on_the_next_start(tmp_path, mnist
     for name in left:
         assert f"# removed {name}: left half-written by a process that was killed" in r.stderr
         assert not (copy / name).exists()
-    assert (copy / "log.txt").read_text().splitlines()[1:] == longer.splitlines()[1:]
+    assert continued((copy / "log.txt").read_text(), whole)
 
 
 def test_a_sweep_reads_a_finished_run_without_timing_json(tmp_path, finished):

@@ -150,6 +150,18 @@ def test_the_warm_up_reads_a_digit_and_the_bench_reports_every_part(model, mnist
     assert re.search(r"^# the first reading of a cold process took \d+ ms", out, re.M), out
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("host", ["not-a-host", "300.1.2.3", ""])
+def test_a_host_that_is_no_address_is_one_line(trained_run, host):
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"), "--run", str(trained_run),
+                        "--host", host, "--port", "0"], capture_output=True, text=True,
+                       timeout=120, cwd=ROOT)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and r.stdout == ""
+    assert r.stderr.strip().splitlines()[-1] == (
+        f"serve.py: error: --host {host}: not an address of this machine (e.g. 127.0.0.1, or "
+        "0.0.0.0 for every interface)"), r.stderr
+
+
 def test_no_trained_run_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, os.path.join(ROOT, "serve.py"),
                         f"--runs_dir={tmp_path}"], capture_output=True, text=True, timeout=120,

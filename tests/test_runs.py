@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, TINY_RUN
 
-TINY = ("--training_steps=300", "--display_step=20", "--checkpoint_every=100", "--seed=5",
-        "--num_hidden=32")
+TINY = TINY_RUN
 
 
 def train_cmd(runs_dir, mnist_dir, *args):
@@ -38,15 +37,14 @@ def interrupt_at(cmd, step, sig):
 
 
 @pytest.fixture(scope="module")
-def reference_run(tmp_path_factory, mnist_dir):
-    """The same seed run without interruption."""
-    runs = tmp_path_factory.mktemp("runs")
-    r = run(train_cmd(runs, mnist_dir, *TINY, "--run_name=whole"))
-    assert r.returncode == 0, r.stderr
+def reference_run(tiny_run):
+    """The same seed run without interruption (TINY, trained once for the session)."""
+    folder, r = tiny_run
+    runs = folder.parent
     # the run folder is named when the run starts, and again at the end
     assert r.stderr.splitlines() == [f"# run folder: {runs}/whole",
                                      f"# run folder: {runs}/whole (tensorboard --logdir {runs})"]
-    return runs / "whole", r.stdout
+    return folder, r.stdout
 
 
 def test_run_folder_contents(reference_run):
