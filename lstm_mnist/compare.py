@@ -293,7 +293,7 @@ def table(c, judged):
         sub = (f"{'':>6} | {'loss':>8} {'acc':>6} | {'loss':>8} {'acc':>6} | {'loss':>9} "
                f"{'acc':>7} | {'loss':>9} {'acc':>10}")
     else:
-        lo, hi = rule.intervals(seeds)
+        lo, hi = rule.shown(*rule.intervals(seeds))
         label = "seeds' mean" if c.reference is None else "reference"
         head = (f"{'step':>6} | {label:>15} | {'this run':>15} | "
                 f"{'band: 95% interval for one run':>31}")
@@ -324,7 +324,7 @@ def plot(path, c):
     import matplotlib.pyplot as plt
 
     band = c.band
-    lows, highs = rule.intervals(bands.seeds_at(band, band["steps"], final=False))
+    lows, highs = rule.shown(*rule.intervals(bands.seeds_at(band, band["steps"], final=False)))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, (ax, key, label) in enumerate(zip(axes, ("loss", "accuracy"),
                                              ("minibatch loss", "training accuracy"))):

@@ -98,6 +98,12 @@ def _mean_sd(values):
     return values.mean(0), values.std(0, ddof=1)
 
 
+def shown(lo, hi):
+    """(lo, hi) as the table and the plot show them: a loss is at least 0, an accuracy within
+    0..1 (no logged value lies beyond, so the verdicts are the same either way)."""
+    return np.maximum(lo, 0.0), np.minimum(hi, np.array([[np.inf], [1.0]]))
+
+
 def half_widths(seeds, pair=False):
     """(2, k) half-width of each point's interval: one more run around the seeds' mean
     (t * s * sqrt(1 + 1/n)), or, `pair`, the difference of two runs (t * s * sqrt(2));
