@@ -81,7 +81,7 @@ def main(argv=None):
         plans = [seed_runs.BandPlan(cfg, train_args, seeds, out, args.runs_dir or os.path.join(
             os.path.dirname(os.path.abspath(out)), "runs"),
             shlex.join(["python", "make_band.py", *argv]))]
-    ray = connect(parser, args.ray)   # before anything runs: a bad address is one line, exit 2
+    ray = cli.ray_cluster(parser, args.ray)   # before anything runs: a bad address is one line, exit 2
     made, logs = {}, {}
     for plan in plans:
         try:
@@ -100,18 +100,6 @@ def main(argv=None):
     print()
     print(evidence.separation_table({name: made[out] for name, out in names.items()},
                                     {name: logs[out] for name, out in names.items()}))
-
-
-def connect(parser, address):
-    """The Ray cluster at `address`, or None without --ray; one line and exit 2 when it can't
-    be joined."""
-    if not address:
-        return None
-    from lstm_mnist import cluster
-    try:
-        return cluster.connect(address)
-    except cluster.ClusterError as e:
-        parser.error(str(e))
 
 
 if __name__ == "__main__":

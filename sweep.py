@@ -58,7 +58,7 @@ def main(argv=None):
     sweep_dir = args.sweep_dir or sweeps.default_sweep_dir(args.grid, train_args)
     try:
         plan = sweeps.plan_sweep(sweeps.parse_grid(args.grid), seeds, train_args, sweep_dir)
-        ray = connect(parser, args.ray)   # before anything is written: a bad address, exit 2
+        ray = cli.ray_cluster(parser, args.ray)   # before anything is written: a bad address, exit 2
         sweeps.claim_folder(plan)
     except (sweeps.SweepError, RunError) as e:
         parser.error(str(e))
@@ -94,18 +94,6 @@ def write_results(plan, command, grid):
                 + (f"; {shlex.join(plan.train_args)}" if plan.train_args else ""))
     print(markdown, end="")
     print(f"# wrote {plan.sweep_dir}/results.md, results.json and curves.png", file=sys.stderr)
-
-
-def connect(parser, address):
-    """The Ray cluster at `address`, or None without --ray; one line and exit 2 when it can't
-    be joined."""
-    if not address:
-        return None
-    from lstm_mnist import cluster
-    try:
-        return cluster.connect(address)
-    except cluster.ClusterError as e:
-        parser.error(str(e))
 
 
 if __name__ == "__main__":

@@ -125,10 +125,11 @@ def _consistent(band, path):
         if x.shape != (shape if key != "test_accuracy" else shape[:1]) or \
                 not (np.isfinite(x).all() and (x >= 0).all() and (x <= top).all()):
             raise ValueError
-        summary = band[key]["mean"], band[key]["std"]   # what the table and plot read
-        if key != "test_accuracy" and not all(
-                np.isfinite(np.array(v, float)).all() and len(v) == len(steps) for v in summary):
-            raise ValueError
+    for key in ("loss", "accuracy"):   # the summaries the table and the plot read
+        for stat in ("mean", "std"):
+            x = np.array(band[key][stat], float)
+            if x.shape != (len(steps),) or not np.isfinite(x).all():
+                raise ValueError
     if not isinstance(band.get("config", {}), dict):
         raise TypeError
     checked(band_config(band), path, "its config")

@@ -122,6 +122,18 @@ def train_config_reader(prog, parser):
     return read
 
 
+def ray_cluster(parser, address):
+    """The Ray cluster at `address` (--ray), or None without it; one line from `parser` and
+    exit 2 when it can't be joined."""
+    if not address:
+        return None
+    from lstm_mnist import cluster   # Ray loads only when asked for
+    try:
+        return cluster.connect(address)
+    except cluster.ClusterError as e:
+        parser.error(str(e))
+
+
 def split_at_dashes(argv):
     """(a script's own arguments, those after `--` for train_rnn.py)."""
     if "--" in argv:

@@ -60,15 +60,15 @@ def paper_and_ink(grey):
 
 def greyscale(image):
     """(h, w) float32 in [0, 1] of any PIL image: 8-bit modes as they are; 16- and 32-bit
-    integer ones by their full range; floating point (mode F) as 0..1 when it holds no more
-    (a float TIFF of MNIST), else by its range."""
-    if image.mode == "F" or image.mode.startswith("I"):
-        x = np.asarray(image, dtype=np.float64)
-        top = 1.0 if image.mode == "F" and np.nanmax(x, initial=0) <= 1 else \
-            65535.0 if image.mode.startswith("I;16") or x.max(initial=0) <= 65535 and \
-            x.max(initial=0) > 255 else 255.0 if x.max(initial=0) <= 255 else float(x.max())
-        return np.clip(np.nan_to_num(x / top), 0, 1).astype(np.float32)
-    return np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255
+    integer ones (mode I;16, I) by the range their values use (255, 65535 or their largest);
+    floating point (mode F) as 0..1 when it holds no more (a float TIFF of MNIST)."""
+    if image.mode != "F" and not image.mode.startswith("I"):
+        return np.asarray(ImageOps.grayscale(image), dtype=np.float32) / 255
+    x = np.nan_to_num(np.asarray(image, dtype=np.float64))
+    largest = x.max(initial=0)
+    top = next(t for t in (1.0, 255.0, 65535.0, largest)
+               if largest <= t and (t > 1 or image.mode == "F"))
+    return np.clip(x / max(top, 1e-12), 0, 1).astype(np.float32)
 
 
 def mnist_like(image):

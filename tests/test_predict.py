@@ -390,3 +390,19 @@ def test_a_run_of_the_fast_lstm_reads_with_the_tutorials_cell(tmp_path, mnist_di
     probs, beliefs = predicting.Model(str(run)).reading(images.reshape(-1, 28, 28))
     np.testing.assert_allclose(probs, graph_probabilities(run, images), atol=1e-5)
     assert beliefs.shape == (8, 28, 10)
+
+
+def test_deep_and_float_images_are_read_by_their_range(tmp_path):
+    """A float TIFF of a digit in 0..1 and a 16-bit PNG read as the 8-bit digit does; an
+    all-black 28x28 image is blank, not a "1"."""
+    from lstm_mnist import images
+    digit = np.zeros((28, 28), np.float32)
+    digit[5:23, 12:16] = 0.9
+    for name, array in (("float.tif", digit), ("deep.png", (digit * 65535).astype(np.uint16)),
+                        ("plain.png", np.round(digit * 255).astype(np.uint8))):
+        Image.fromarray(array).save(tmp_path / name)
+        np.testing.assert_allclose(images.load_image(str(tmp_path / name)), digit, atol=2e-3,
+                                   err_msg=name)
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(tmp_path / "black.png")
+    with pytest.raises(images.ImageError, match="black.png: no digit found: the image is blank"):
+        images.load_image(str(tmp_path / "black.png"))
