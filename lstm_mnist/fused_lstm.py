@@ -21,6 +21,7 @@ from lstm_mnist import atomic, compiler
 from lstm_mnist.tf1 import tf, tf1
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_lstm.cc")
+GEMM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_gemm.h")   # its products
 # -march=native: the Eigen GEMM and gate loops get this CPU's vector instructions (AVX-512 here)
 FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-w"]
 # Eigen's AVX512-FP16 half-precision code, which -march=native turns on where the CPU has it,
@@ -57,13 +58,15 @@ def build():
     if not cxx:
         raise BuildError(f"lstm_impl=fused {compiler.missing()}")
     flags = FLAGS + (NO_FP16 if "avx512_fp16" in _cpu_flags().split() else [])
-    command = [cxx, SOURCE, "-std=c++17", *tf.sysconfig.get_compile_flags(), *flags,
-               *tf.sysconfig.get_link_flags()]
-    with open(SOURCE, "rb") as f:
-        source = f.read()
+    command = [cxx, SOURCE, "-std=c++17", f"-I{os.path.dirname(GEMM)}",
+               *tf.sysconfig.get_compile_flags(), *flags, *tf.sysconfig.get_link_flags()]
+    source = b""
+    for name in (SOURCE, GEMM):
+        with open(name, "rb") as f:
+            source += f.read()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    # what is built and how, not where the clone lies: the source's text, not its path
-    key = hashlib.sha256(repr((source, tf.__version__, command[2:], version, _cpu_flags(),
+    # what is built and how, not where the clone lies: the sources' text, not their path
+    key = hashlib.sha256(repr((source, tf.__version__, command[4:], version, _cpu_flags(),
                                platform.machine())).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), key, "fused_lstm.so")
     if intact(path):
