@@ -1,14 +1,19 @@
 """The timing behind bench.py: each LSTM implementation's training step in its own graph and
-session, the floor its matrix products set (numpy), PyTorch's nn.LSTM of the same model, and a
+session, the floor its matrix products set (numpy), this CPU's peak (a loop of FMAs: the step's
+products at that rate are the physical limit), PyTorch's nn.LSTM of the same model, and a
 traced step split by kind of op. bench.py runs them side by side and prints the table.
 """
 import collections
 import concurrent.futures
+import ctypes
 import importlib.metadata
 import importlib.util
 import os
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import types
 
@@ -16,7 +21,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import train_rnn   # the tutorial's graph and loop: what is timed
-from lstm_mnist import runner, runs
+from lstm_mnist import compiler, runner, runs
 from lstm_mnist.tf1 import tf, tf1, session_config
 
 
@@ -159,6 +164,54 @@ class Floor:
         self.times.append(times[self.how])
 
 
+class PeakFma:
+    """This CPU's peak float rate: peak_fma.cc's loop of FMAs (the widest vectors the fused op is
+    built for) on `cores` cores at once. As a time per step: the step's products (`gflop`, the
+    floor's) at that rate, the limit that no implementation can beat."""
+
+    ITERS = 10_000_000   # x 12 FMAs: about 0.06 s a core at AVX2's 2 FMAs a cycle
+
+    def __init__(self, library, gflop, cores):
+        self.library, self.gflop, self.cores, self.times = library, gflop, cores, []
+        self.lanes = library.fma_lanes()
+        self.how = f"{self.lanes}-float FMAs on {cores} {'core' if cores == 1 else 'cores'}"
+
+    def rate(self):
+        """GFLOP/s of all `cores` cores together, each running the loop at the same time (ctypes
+        lets go of the GIL while it runs): the best of 3, after a pause in which the BLAS and
+        OpenMP threads of what ran before stop spinning (they took up to a tenth of it)."""
+        time.sleep(0.1)
+        best = 0
+        with concurrent.futures.ThreadPoolExecutor(self.cores) as pool:
+            for _ in range(3):
+                seconds = list(pool.map(self.library.fma_seconds, [self.ITERS] * self.cores))
+                best = max(best, sum(self.ITERS * 12 * 2 * self.lanes / s for s in seconds) / 1e9)
+        return best
+
+    def warm_up(self, steps):
+        self.rate()
+
+    def time(self, steps):
+        self.times.append(self.gflop / self.rate() * 1000)
+
+
+def peak_fma_library():
+    """peak_fma.cc built for this CPU and loaded (ctypes), or (None, why not)."""
+    cxx = compiler.compiler()
+    if not cxx:
+        return None, "no C++ compiler (apt-get install g++)"
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peak_fma.cc")
+    with tempfile.TemporaryDirectory() as folder:   # loaded, the file is no longer needed
+        path = os.path.join(folder, "peak_fma.so")
+        r = subprocess.run([cxx, "-O2", "-march=native", "-shared", "-fPIC", source, "-o", path],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            return None, (r.stderr.strip().splitlines() or ["the build failed"])[-1]
+        library = ctypes.CDLL(path)
+    library.fma_seconds.restype, library.fma_seconds.argtypes = ctypes.c_double, [ctypes.c_long]
+    return library, None
+
+
 class TorchBench:
     """PyTorch's nn.LSTM of the same model, trained on the same batches: the peer."""
 
@@ -280,6 +333,14 @@ def ready_peers(defaults, bench, warmup):
     cfg, cores = types.SimpleNamespace(**defaults), len(os.sched_getaffinity(0))
     peers = {f"floor, {cores} cores": Floor(cfg, cores), "floor, 1 core": Floor(cfg, 1)}
     all_cores = {"floor": f"floor, {cores} cores"}
+    library, why_not = peak_fma_library()
+    if library:
+        gflop = peers["floor, 1 core"].gflop
+        peers[f"peak FMA, {cores} cores"] = PeakFma(library, gflop, cores)
+        peers["peak FMA, 1 core"] = PeakFma(library, gflop, 1)
+        all_cores["peak"] = f"peak FMA, {cores} cores"
+    else:
+        print(f"# no peak-FMA row: {why_not}", file=sys.stderr)
     if importlib.util.find_spec("torch"):
         feeds = [(f[bench.g["X"]], f[bench.g["Y"]]) for f in bench.feeds]
         peers[f"pytorch, {cores} threads"] = TorchBench(cfg, feeds, cores)
@@ -324,14 +385,22 @@ def measure(models, defaults, mnist, steps, repeats, warmup, progress=lambda r: 
                          "peak_rss_mib_after": peak[impl]} for impl, b in benches.items()},
         "peers": {name: dict(ms=summary(p.times), **({"gflop_per_step": p.gflop,
                                                      "fastest_way": p.how}
-                                                    if isinstance(p, Floor) else {}))
+                                                    if isinstance(p, (Floor, PeakFma)) else {}))
                   for name, p in peers.items()},
         "ratio_labels": {}}
     times = {(impl, kind): getattr(b, kind) for impl, b in benches.items()
              for kind in ("bare", "loop")} | {(name, None): p.times for name, p in peers.items()}
     ratios = RATIOS + [(f"{impl}_vs_{peer}", f"ms per step, {impl} (bare) / {name}",
                         (impl, "bare"), (name, None))
-                       for impl in ("fast", "fused") for peer, name in all_cores.items()]
+                       for impl in ("fast", "fused") for peer, name in all_cores.items()
+                       if peer != "peak"]
+    if "peak" in all_cores:   # how far each is from the limit, PyTorch too
+        peak = all_cores["peak"]
+        ratios += [(f"{impl}_vs_peak", f"ms per step, {impl} (bare) / the {peak} limit",
+                    (impl, "bare"), (peak, None)) for impl in benches]
+        ratios += [(f"{name.split(',')[0]}_vs_peak", f"ms per step, {name} / the {peak} limit",
+                    (name, None), (peak, None)) for peer, name in all_cores.items()
+                   if peer == "pytorch"]
     for key, label, a, b in ratios:
         if a in times and b in times:
             result[key] = ratio(times[a], times[b])
