@@ -15,6 +15,10 @@ Beside them, over the same batches:
   floor   - one training step's matrix products alone, in numpy (OpenBLAS), batched as the fast
             path batches them, on 1 core and on all cores (the faster of BLAS threads and batch
             halves on threads): no element-wise work, no framework;
+  peak FMA - this CPU's peak: a loop of nothing but fused multiply-adds in the widest vectors
+            the fused op is built for (lstm_mnist/peak_fma.cc), on all cores at once and on 1;
+            its ms per step is the floor's GFLOP at that rate, the limit no implementation can
+            beat, and every implementation gets its ratio to it;
   pytorch - PyTorch's nn.LSTM + Linear, cross-entropy, SGD at the same learning rate, on all
             cores and on 1 (when torch is installed: pip install -r requirements-bench.txt).
 Everything is warmed up before it is timed: bare once, in its long-lived session; loop in every

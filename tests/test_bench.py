@@ -60,7 +60,8 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
            "requirements-bench.txt" in printed.err
     result = json.loads(out.read_text())
     cores = result["machine"]["cores"]
-    assert set(result["peers"]) == {f"floor, {cores} cores", "floor, 1 core"}
+    assert set(result["peers"]) == {f"floor, {cores} cores", "floor, 1 core",
+                                    f"peak FMA, {cores} cores", "peak FMA, 1 core"}
     fast = result["impls"]["fast"]["bare_ms"]["all"]
     floor = result["peers"][f"floor, {cores} cores"]["ms"]["all"]
     assert len(fast) == len(floor) == 2
@@ -71,6 +72,11 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
                                                                   np.median(fast))
     assert result["fused_vs_floor"]["of_medians"] == pytest.approx(np.median(fused) /
                                                                    np.median(floor))
+    peak = result["peers"][f"peak FMA, {cores} cores"]["ms"]["all"]
+    for impl in result["impls"]:   # every implementation against the limit
+        assert result[f"{impl}_vs_peak"]["of_medians"] == pytest.approx(
+            np.median(result["impls"][impl]["bare_ms"]["all"]) / np.median(peak))
+    assert "limit" in printed.out
     assert list(result["impls"]) == ["fast", "fused", "cell=gru,bidirectional=True"]
     assert len(result["impls"]["cell=gru,bidirectional=True"]["loop_ms"]["all"]) == 2
     timeline = result["timeline"]["fast"]
@@ -80,6 +86,34 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     fused_ops = result["timeline"]["fused"]["core_ms_by_op_type"]
     assert set(fused_ops) >= {"FusedLstm", "FusedLstmGrad"} and "Sigmoid" not in fused_ops
     assert f"floor, {cores} cores" in printed.out and "matrix products" in printed.out
+
+
+def cpu_flags():
+    with open("/proc/cpuinfo") as f:
+        return next((line for line in f if line.startswith("flags")), "").split()
+
+
+def test_peak_fma_counts_this_cpus_widest_fmas():
+    """The peak row: 12 chains of FMAs in the widest vectors the op is built with, each FMA 2
+    float operations a lane; its ms per step is the step's GFLOP at that rate."""
+    library, why_not = benchmarks.peak_fma_library()
+    assert library, why_not
+    lanes = 16 if "avx512f" in cpu_flags() else 8
+    assert library.fma_lanes() == lanes
+    peak = benchmarks.PeakFma(library, gflop=1.59, cores=1)
+    iters = 2_000_000
+    by_hand = iters * 12 * lanes * 2 / library.fma_seconds(iters) / 1e9   # GFLOP/s
+    rate = peak.rate()
+    assert 0.67 < rate / by_hand < 1.5
+    assert rate < 2 * lanes * 2 * 6.0   # two FMA units at 6 GHz: nothing runs faster
+    peak.time(steps=1)
+    assert peak.times[0] == pytest.approx(1.59 / rate * 1000, rel=0.5)
+    assert peak.how == f"{lanes}-float FMAs on 1 core"
+
+
+def test_without_a_compiler_there_is_no_peak_row(monkeypatch):
+    monkeypatch.setattr(benchmarks.compiler, "compiler", lambda: None)
+    assert benchmarks.peak_fma_library() == (None, "no C++ compiler (apt-get install g++)")
 
 
 def test_pytorch_peer_trains_the_same_model():
