@@ -94,21 +94,26 @@ def cpu_flags():
 
 
 def test_peak_fma_counts_this_cpus_widest_fmas():
-    """The peak row: 12 chains of FMAs in the widest vectors the op is built with, each FMA 2
-    float operations a lane; its ms per step is the step's GFLOP at that rate."""
+    """The peak row's loop is built with the widest vectors the op is built with, and no core
+    can run it faster than two FMA units at 6 GHz could."""
     library, why_not = benchmarks.peak_fma_library()
     assert library, why_not
     lanes = 16 if "avx512f" in cpu_flags() else 8
     assert library.fma_lanes() == lanes
-    peak = benchmarks.PeakFma(library, gflop=1.59, cores=1)
-    iters = 2_000_000
-    by_hand = iters * 12 * lanes * 2 / library.fma_seconds(iters) / 1e9   # GFLOP/s
-    rate = peak.rate()
-    assert 0.67 < rate / by_hand < 1.5
-    assert rate < 2 * lanes * 2 * 6.0   # two FMA units at 6 GHz: nothing runs faster
+    seconds = library.fma_seconds(1_000_000)
+    assert 0 < seconds and 1_000_000 * 12 * lanes * 2 / seconds / 1e9 < 2 * lanes * 2 * 6.0
+
+
+def test_peak_fma_rate_and_limit_are_counted_right():
+    """Each FMA is 2 float operations a lane, 12 a loop turn, every core's rate added up; the
+    limit is the step's GFLOP at that rate. A stand-in loop that takes 0.1 s on each core."""
+    loop = types.SimpleNamespace(fma_lanes=lambda: 8, fma_seconds=lambda iters: 0.1)
+    peak = benchmarks.PeakFma(loop, gflop=1.59, cores=2)
+    per_core = benchmarks.PeakFma.ITERS * 12 * 8 * 2 / 0.1 / 1e9
+    assert peak.rate() == pytest.approx(2 * per_core)
     peak.time(steps=1)
-    assert peak.times[0] == pytest.approx(1.59 / rate * 1000, rel=0.5)
-    assert peak.how == f"{lanes}-float FMAs on 1 core"
+    assert peak.times == [pytest.approx(1.59 / (2 * per_core) * 1000)]
+    assert peak.how == "8-float FMAs on 2 cores"
 
 
 def test_without_a_compiler_there_is_no_peak_row(monkeypatch):
