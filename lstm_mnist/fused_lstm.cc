@@ -14,8 +14,8 @@
 // timestep is one product, [x_t, h_{t-1}, 1] [kernel; bias], and the element-wise gate maths
 // runs row by row on its output while it is in cache. The shards are fixed by the batch, not
 // the thread count: the sums (the weight gradients) are the same on any machine.
-// Measured inside the op (docs/speed.md), per shard and op pair: the products 9.2 ms
-// (forward 3.1, d h 2.4, the weights' gradient 3.7), the element-wise maths 1.4, copies 0.3.
+// Measured inside the op (docs/speed.md), per shard and op pair: the products 9.0 ms
+// (forward 3.1, d h 2.4, the weights' gradient 3.5), the element-wise maths 1.2-1.9, copies 0.3.
 //
 // Layout: batch-major, as the input: x (B, T, I) and every output (B, T, .), so a shard's rows
 // b*T + t are one contiguous block and timestep t of a shard is every T-th row of it.
