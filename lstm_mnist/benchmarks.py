@@ -390,17 +390,16 @@ def measure(models, defaults, mnist, steps, repeats, warmup, progress=lambda r: 
         "ratio_labels": {}}
     times = {(impl, kind): getattr(b, kind) for impl, b in benches.items()
              for kind in ("bare", "loop")} | {(name, None): p.times for name, p in peers.items()}
+    peak = all_cores.pop("peak", None)
     ratios = RATIOS + [(f"{impl}_vs_{peer}", f"ms per step, {impl} (bare) / {name}",
                         (impl, "bare"), (name, None))
-                       for impl in ("fast", "fused") for peer, name in all_cores.items()
-                       if peer != "peak"]
-    if "peak" in all_cores:   # how far each is from the limit, PyTorch too
-        peak = all_cores["peak"]
+                       for impl in ("fast", "fused") for peer, name in all_cores.items()]
+    if peak:   # how far each is from the limit, PyTorch too
         ratios += [(f"{impl}_vs_peak", f"ms per step, {impl} (bare) / the {peak} limit",
                     (impl, "bare"), (peak, None)) for impl in benches]
-        ratios += [(f"{name.split(',')[0]}_vs_peak", f"ms per step, {name} / the {peak} limit",
-                    (name, None), (peak, None)) for peer, name in all_cores.items()
-                   if peer == "pytorch"]
+        if "pytorch" in all_cores:
+            ratios.append(("pytorch_vs_peak", f"ms per step, {all_cores['pytorch']} / the "
+                           f"{peak} limit", (all_cores["pytorch"], None), (peak, None)))
     for key, label, a, b in ratios:
         if a in times and b in times:
             result[key] = ratio(times[a], times[b])

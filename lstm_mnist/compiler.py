@@ -1,6 +1,7 @@
 """The C++ compiler that builds the fused LSTM op (fused_lstm.py), found without loading
 TensorFlow: a config that asks for lstm_impl = "fused" is checked before TensorFlow loads."""
 import os
+import platform
 import shutil
 
 
@@ -16,3 +17,13 @@ def missing():
         return None
     return ("builds a C++ op and needs a C++ compiler: install g++ (apt-get install g++) or "
             "set CXX, or use lstm_impl=fast")
+
+
+def cpu_flags():
+    """This CPU's instruction sets as /proc/cpuinfo lists them (avx2, avx512f, ...): what
+    -march=native builds for."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line for line in f if line.startswith("flags")), "").split()[2:]
+    except OSError:
+        return platform.processor().split()

@@ -45,7 +45,6 @@ using tensorflow::shape_inference::ShapeHandle;
 
 using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Rows = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;  // rows of a buffer
-using ConstRows = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
 
 // The element-wise maths of a cell, written once for a packet of floats (Eigen's, the widest
 // vectors this CPU has) and for one float (a row's last H % kPacket): GCC's vector types take
@@ -72,13 +71,19 @@ void each_element(int64_t H, Cell cell) {
   for (; k < H; ++k) cell(0.0f, k);
 }
 
-// `rows` rows of `cols` floats from `data`, one every `every` rows of width `width`.
-Rows rows_of(float* data, int64_t rows, int64_t cols, int64_t width, int64_t every = 1) {
-  return Rows(data, rows, cols, Eigen::OuterStride<>(width * every));
+// [x_t, h_{t-1}, 1] of batch row r into `to` (I + H + 1 floats); xs (n, T, I) and hs (n, T, H)
+// are the shard's rows, batch-major; h_0 = 0
+void input_row(float* to, const float* xs, const float* hs, int64_t r, int64_t t, int64_t T,
+               int64_t I, int64_t H) {
+  std::copy_n(xs + (r * T + t) * I, I, to);
+  if (t > 0) std::copy_n(hs + (r * T + t - 1) * H, H, to + I);
+  else std::fill_n(to + I, H, 0.0f);
+  to[I + H] = 1.0f;
 }
-ConstRows rows_of(const float* data, int64_t rows, int64_t cols, int64_t width,
-                  int64_t every = 1) {
-  return ConstRows(data, rows, cols, Eigen::OuterStride<>(width * every));
+
+// `rows` rows of `cols` floats from `data`, in rows of width `width`
+Rows rows_of(float* data, int64_t rows, int64_t cols, int64_t width) {
+  return Rows(data, rows, cols, Eigen::OuterStride<>(width));
 }
 
 // Run shard(s, first row, row count) for the `shards` slices of `batch` rows, in parallel on
@@ -177,13 +182,8 @@ class FusedLstmOp : public OpKernel {
       float *g = G + r0 * T * 4 * H, *hs = Hs + r0 * T * H, *cs = Cs + r0 * T * H;
       const float* xs = X + r0 * T * I;
       std::vector<float> xh(n * K);   // [x_t, h_{t-1}, 1] of the shard's n rows: (n, K)
-      for (int64_t r = 0; r < n; ++r) xh[r * K + K - 1] = 1.0f;
       for (int64_t t = 0; t < T; ++t) {
-        for (int64_t r = 0; r < n; ++r) {
-          std::copy_n(xs + (r * T + t) * I, I, &xh[r * K]);
-          if (t > 0) std::copy_n(hs + (r * T + t - 1) * H, H, &xh[r * K + I]);
-          else std::fill_n(&xh[r * K + I], H, 0.0f);
-        }
+        for (int64_t r = 0; r < n; ++r) input_row(&xh[r * K], xs, hs, r, t, T, I, H);
         // timestep t's gates: (n, K) (K, 4H) -> rows r T + t of the shard's (n T, 4H)
         w.multiply(n, xh.data(), K, 1, g + t * 4 * H, T * 4 * H, false);
         for (int64_t r = 0; r < n; ++r) {  // the gates of one row, while they are in cache
@@ -284,18 +284,18 @@ class FusedLstmGradOp : public OpKernel {
         if (t > 0)  // d h_{t-1} = d gates_t Wh^T: (n, 4H) (4H, H)
           wh_t.multiply(n, dg + t * 4 * H, T * 4 * H, 1, dh_next.data(), H, false);
       }
-      // [x_t, h_{t-1}, 1] for every row: one product gives the kernel's and bias's gradient
-      auto xh = rows_of(XH + r0 * T * K, n * T, K, K);
-      xh.leftCols(I) = rows_of(X + r0 * T * I, n * T, I, I);
-      for (int64_t r = 0; r < n; ++r) {
-        xh.block(r * T, I, 1, H).setZero();
-        xh.block(r * T + 1, I, T - 1, H) = rows_of(hs + r * T * H, T - 1, H, H);
-      }
-      xh.rightCols(1).setOnes();
+      // [x_t, h_{t-1}, 1] for every row: one product gives the kernel's and bias's gradient.
+      // Built again here, as the forward built them a timestep at a time: handing the
+      // forward's rows over as a fourth output made the op pair 1.06-1.13x slower in two
+      // side-by-side runs (by now they would be out of cache; built here, they are in it)
+      float* xh = XH + r0 * T * K;
+      const float* xs = X + r0 * T * I;
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t t = 0; t < T; ++t) input_row(xh + (r * T + t) * K, xs, hs, r, t, T, I, H);
       // (K, 4H) = [x, h, 1]^T (K, n T) d gates (n T, 4H)
       float* p = P + s * K * 4 * H;
       std::fill_n(p, K * 4 * H, 0.0f);
-      fused_gemm::multiply_add(K, 4 * H, n * T, XH + r0 * T * K, 1, K, dg, 4 * H, p, 4 * H);
+      fused_gemm::multiply_add(K, 4 * H, n * T, xh, 1, K, dg, 4 * H, p, 4 * H);
     });
     // the shards' shares, summed in shard order: the same sums whatever ran where
     auto total = rows_of(P, K, 4 * H, 4 * H);

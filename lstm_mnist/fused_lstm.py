@@ -22,7 +22,8 @@ from lstm_mnist.tf1 import tf, tf1
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_lstm.cc")
 GEMM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fused_gemm.h")   # its products
-# -march=native: the Eigen GEMM and gate loops get this CPU's vector instructions (AVX-512 here)
+# -march=native: the products' kernel (fused_gemm.h) and the gate maths get this CPU's widest
+# vectors (another CPU gets its own build: the cache key holds compiler.cpu_flags())
 FLAGS = ["-O3", "-march=native", "-shared", "-fPIC", "-w"]
 # Eigen's AVX512-FP16 half-precision code, which -march=native turns on where the CPU has it,
 # doesn't compile with g++ 12; the op is float32 and doesn't need it
@@ -40,14 +41,6 @@ def cache_dir():
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lstm-mnist-ops")
 
 
-def _cpu_flags():
-    try:   # -march=native builds for this CPU: another one gets its own build
-        with open("/proc/cpuinfo") as f:
-            return next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return platform.processor()
-
-
 def build():
     """The op library's path, built first if the cache doesn't hold it.
 
@@ -57,7 +50,7 @@ def build():
     cxx = compiler.compiler()
     if not cxx:
         raise BuildError(f"lstm_impl=fused {compiler.missing()}")
-    flags = FLAGS + (NO_FP16 if "avx512_fp16" in _cpu_flags().split() else [])
+    flags = FLAGS + (NO_FP16 if "avx512_fp16" in compiler.cpu_flags() else [])
     command = [cxx, SOURCE, "-std=c++17", f"-I{os.path.dirname(GEMM)}",
                *tf.sysconfig.get_compile_flags(), *flags, *tf.sysconfig.get_link_flags()]
     source = b""
@@ -66,7 +59,8 @@ def build():
             source += f.read()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     # what is built and how, not where the clone lies: the sources' text, not their path
-    key = hashlib.sha256(repr((source, tf.__version__, command[4:], version, _cpu_flags(),
+    key = hashlib.sha256(repr((source, tf.__version__, command[4:], version,
+                               compiler.cpu_flags(),
                                platform.machine())).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), key, "fused_lstm.so")
     if intact(path):

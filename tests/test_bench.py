@@ -8,7 +8,7 @@ import pytest
 
 import bench
 from lstm_mnist.settings import config_defaults
-from lstm_mnist import benchmarks
+from lstm_mnist import benchmarks, compiler
 
 
 def test_the_floor_counts_the_fast_paths_products():
@@ -88,17 +88,12 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     assert f"floor, {cores} cores" in printed.out and "matrix products" in printed.out
 
 
-def cpu_flags():
-    with open("/proc/cpuinfo") as f:
-        return next((line for line in f if line.startswith("flags")), "").split()
-
-
 def test_peak_fma_counts_this_cpus_widest_fmas():
     """The peak row's loop is built with the widest vectors the op is built with, and no core
     can run it faster than two FMA units at 6 GHz could."""
     library, why_not = benchmarks.peak_fma_library()
     assert library, why_not
-    lanes = 16 if "avx512f" in cpu_flags() else 8
+    lanes = 16 if "avx512f" in compiler.cpu_flags() else 8
     assert library.fma_lanes() == lanes
     seconds = library.fma_seconds(1_000_000)
     assert 0 < seconds and 1_000_000 * 12 * lanes * 2 / seconds / 1e9 < 2 * lanes * 2 * 6.0

@@ -6,13 +6,10 @@ import subprocess
 
 import pytest
 
+from lstm_mnist import compiler
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CXX = shutil.which("g++")
-
-
-def cpu_flags():
-    with open("/proc/cpuinfo") as f:
-        return next((line for line in f if line.startswith("flags")), "").split()
 
 
 # (flags, lanes): this CPU's widest (as the op is built), AVX2 + FMA, and SSE (no AVX)
@@ -27,12 +24,12 @@ def test_products_equal_plain_loops(flags, lanes, tmp_path):
     subprocess.run([CXX, "-O2", "-std=c++17", *flags, f"-I{ROOT}/lstm_mnist",
                     f"{ROOT}/tests/fused_gemm_check.cc", "-o", str(exe)], check=True)
     needs = {8: "avx2", 16: "avx512f"}.get(lanes)
-    if needs and needs not in cpu_flags():
+    if needs and needs not in compiler.cpu_flags():
         pytest.skip(f"built; this CPU has no {needs} to run it")
     r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.endswith(" 0 failures\n"), r.stdout
     if lanes:
         assert r.stdout.startswith(f"{lanes} lanes"), r.stdout
     else:   # the op's own build: the widest vectors this CPU has
-        widest = 16 if "avx512f" in cpu_flags() else 8 if "avx" in cpu_flags() else 4
+        widest = 16 if "avx512f" in compiler.cpu_flags() else 8 if "avx" in compiler.cpu_flags() else 4
         assert r.stdout.startswith(f"{widest} lanes"), r.stdout
