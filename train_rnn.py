@@ -81,8 +81,8 @@ def RNN(x, weights, biases, cfg):
         last = fast_lstm(x, cfg.num_hidden, forget_bias=1.0)
         return tf.matmul(last, weights["out"]) + biases["out"], None
     if cfg.lstm_impl == "fused":    # same math and variables, one C++ op (fused_lstm.py)
-        h = fused_lstm.fused_lstm(x, cfg.num_hidden, forget_bias=1.0)    # (B, T, H)
-        return (tf.matmul(h[:, -1], weights["out"]) + biases["out"],
+        h, last = fused_lstm.fused_lstm(x, cfg.num_hidden, forget_bias=1.0)  # (B,T,H), (B,H)
+        return (tf.matmul(last, weights["out"]) + biases["out"],
                 tf.unstack(h, cfg.timesteps, 1))
 
     # Prepare data shape to match `rnn` function requirements

@@ -118,6 +118,7 @@ REGISTER_OP("FusedLstm")
     .Attr("forget_bias: float = 1.0")
     .Attr("shards: int = 2")
     .Output("h: float")      // (B, T, H): every timestep's output
+    .Output("last: float")   // (B, H): the last timestep's, what the tutorial's model reads
     .Output("cs: float")     // (B T, H): cell states, in the op's order, for the gradient
     .Output("gates: float")  // (B T, 4H): sigmoid(i), tanh(j), sigmoid(f + fb), sigmoid(o)
     .SetShapeFn([](InferenceContext* c) {
@@ -130,6 +131,7 @@ REGISTER_OP("FusedLstm")
       c->set_output(0, c->MakeShape({c->Dim(x, 0), c->Dim(x, 1), h}));
       c->set_output(1, c->MakeShape({rows, h}));
       c->set_output(2, c->MakeShape({rows, four_h}));
+      c->set_output(3, c->MakeShape({c->Dim(x, 0), h}));
       return absl::OkStatus();
     });
 
@@ -139,7 +141,8 @@ REGISTER_OP("FusedLstmGrad")
     .Input("h: float")       // (B, T, H)   FusedLstm's outputs
     .Input("cs: float")      // (B T, H), in the op's order
     .Input("gates: float")   // (B T, 4H), in the op's order
-    .Input("dh: float")      // (B, T, H): d loss / d h
+    .Input("dh: float")      // (B, T, H): d loss / d h, or empty: none but through last
+    .Input("dlast: float")   // (B, H): d loss / d last
     .Attr("shards: int = 2")
     .Output("dkernel: float")  // (I + H, 4H)
     .Output("dbias: float")    // (4H)
@@ -164,10 +167,11 @@ class FusedLstmOp : public OpKernel {
     OP_REQUIRES(ctx, kernel.dims() == 2 && kernel.dim_size(0) == I + H && 4 * H > 0 &&
                      kernel.dim_size(1) == 4 * H && bias.NumElements() == 4 * H,
                 InvalidArgument("kernel must be (input + H, 4H) and bias (4H)"));
-    Tensor *h_out, *cs_out, *gates_out;
+    Tensor *h_out, *cs_out, *gates_out, *last_out;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({B, T, H}), &h_out));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({B * T, H}), &cs_out));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({B * T, 4 * H}), &gates_out));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(3, TensorShape({B, H}), &last_out));
     if (B == 0 || T == 0) return;
 
     const float* X = x.flat<float>().data();
@@ -181,7 +185,7 @@ class FusedLstmOp : public OpKernel {
     for (int64_t k = 2 * H; k < 3 * H; ++k) b[k] += forget_bias_;
     const fused_gemm::Packed w(wb.data(), K, 4 * H, 4 * H, 1);
     float *Hs = h_out->flat<float>().data(), *Cs = cs_out->flat<float>().data(),
-          *G = gates_out->flat<float>().data();
+          *G = gates_out->flat<float>().data(), *Last = last_out->flat<float>().data();
 
     for_each_shard(ctx, B, shard_count(B, shards_), [&](int64_t, int64_t r0, int64_t n) {
       float *g = G + r0 * T * 4 * H, *hs = Hs + r0 * T * H, *cs = Cs + r0 * T * H;
@@ -210,6 +214,8 @@ class FusedLstmOp : public OpKernel {
           });
         }
       }
+      for (int64_t r = 0; r < n; ++r)
+        std::copy_n(hs + (r * T + T - 1) * H, H, Last + (r0 + r) * H);
     });
   }
 
@@ -226,12 +232,16 @@ class FusedLstmGradOp : public OpKernel {
 
   void Compute(OpKernelContext* ctx) override {
     const Tensor &x = ctx->input(0), &kernel = ctx->input(1), &h = ctx->input(2),
-                 &cs = ctx->input(3), &gates = ctx->input(4), &dh = ctx->input(5);
+                 &cs = ctx->input(3), &gates = ctx->input(4), &dh = ctx->input(5),
+                 &dlast = ctx->input(6);
     const int64_t B = x.dim_size(0), T = x.dim_size(1), I = x.dim_size(2);
     const int64_t H = kernel.dim_size(1) / 4;
-    for (const Tensor* t : {&h, &dh})
-      OP_REQUIRES(ctx, t->shape() == TensorShape({B, T, H}),
-                  InvalidArgument("h and dh must be (batch, timesteps, H)"));
+    const bool every_dh = dh.NumElements() > 0;   // else: d loss / d h through last only
+    OP_REQUIRES(ctx, h.shape() == TensorShape({B, T, H}) &&
+                     (!every_dh || dh.shape() == TensorShape({B, T, H})),
+                InvalidArgument("h and dh must be (batch, timesteps, H)"));
+    OP_REQUIRES(ctx, dlast.shape() == TensorShape({B, H}),
+                InvalidArgument("dlast must be (batch, H)"));
     OP_REQUIRES(ctx, cs.shape() == TensorShape({B * T, H}) &&
                      gates.shape() == TensorShape({B * T, 4 * H}),
                 InvalidArgument("cs and gates must be FusedLstm's: (batch timesteps, H or 4H)"));
@@ -257,7 +267,8 @@ class FusedLstmGradOp : public OpKernel {
     }
     const float *X = x.flat<float>().data(), *W = kernel.flat<float>().data(),
                 *Hs = h.flat<float>().data(), *Cs = cs.flat<float>().data(),
-                *G = gates.flat<float>().data(), *dH = dh.flat<float>().data();
+                *G = gates.flat<float>().data(), *dH = dh.flat<float>().data(),
+                *dL = dlast.flat<float>().data();
     float *dG = dgates.flat<float>().data(), *XH = xh1.flat<float>().data(),
           *P = partial.flat<float>().data();
 
@@ -269,16 +280,21 @@ class FusedLstmGradOp : public OpKernel {
       float* dg = dG + r0 * T * 4 * H;
       Matrix dh_next = Matrix::Zero(n, H), dc = Matrix::Zero(n, H);  // from timestep t + 1
       for (int64_t t = T - 1; t >= 0; --t) {
+        // d h_t: from t + 1, and from above: d last at T - 1 and d h (when given) at every t
+        if (t == T - 1) dh_next = Eigen::Map<const Matrix>(dL + r0 * H, n, H);
+        if (every_dh)
+          for (int64_t r = 0; r < n; ++r)
+            for (int64_t k = 0; k < H; ++k) dh_next(r, k) += dhs[(r * T + t) * H + k];
         for (int64_t r = 0; r < n; ++r) {  // as LSTMBlockCellGrad, one row at a time
           const int64_t at = t * n + r;
-          const float *gr = g + at * 4 * H, *c = cs + at * H, *dh_above = dhs + (r * T + t) * H;
+          const float *gr = g + at * 4 * H, *c = cs + at * H;
           const float* c_prev = t > 0 ? c - n * H : nullptr;
           float *dgr = dg + at * 4 * H, *dc_r = dc.data() + r * H, *dh_r = dh_next.data() + r * H;
           each_element(H, [&](auto v, int64_t k) {
             using V = decltype(v);
             const V i = load<V>(gr + k), j = load<V>(gr + H + k), f = load<V>(gr + 2 * H + k),
                     o = load<V>(gr + 3 * H + k);
-            const V dh = load<V>(dh_r + k) + load<V>(dh_above + k);   // from t + 1 and above
+            const V dh = load<V>(dh_r + k);
             const V co = tanh_of(load<V>(c + k));
             const V dct = load<V>(dc_r + k) + dh * o * (1.0f - co * co);   // d c_t
             store(dgr + k, dct * j * i * (1.0f - i));   // d pre-activations, i j f o

@@ -133,19 +133,29 @@ def library():
     return _library
 
 
-def _fused_lstm_grad(op, dh, dcs, dgates):
-    """FusedLstmGrad: d loss / d (kernel, bias) from d loss / d h. The cell states and gates
-    are the gradient's inputs, not results anyone differentiates (their gradients are None);
-    X is fed: no gradient."""
+def _fused_lstm_grad(op, dh, dcs, dgates, dlast):
+    """FusedLstmGrad: d loss / d (kernel, bias) from d loss / d (h, last). The cell states and
+    gates are the gradient's inputs, not results anyone differentiates (their gradients are
+    None); X is fed: no gradient.
+
+    Training differentiates `last` only: d h is then TensorFlow's zeros for an output no loss
+    reads (ZerosLike, built only if something runs it), and the op is told so with an empty
+    tensor instead of reading a (B, T, H) buffer of zeros every step."""
     x, kernel, _ = op.inputs
-    h, cs, gates = op.outputs
-    dkernel, dbias = library().fused_lstm_grad(x, kernel, h, cs, gates, dh,
+    h, cs, gates, last = op.outputs
+    if dh is None or dh.op.type == "ZerosLike":
+        dh = tf.zeros([0, 0, 0])
+    if dlast is None:
+        dlast = tf.zeros_like(last)
+    dkernel, dbias = library().fused_lstm_grad(x, kernel, h, cs, gates, dh, dlast,
                                                shards=op.get_attr("shards"))
     return None, dkernel, dbias
 
 
 def fused_lstm(X, num_hidden, forget_bias, shards=2):
-    """BasicLSTMCell + static_rnn as one op; returns every timestep's output (B, T, H).
+    """BasicLSTMCell + static_rnn as one op; returns every timestep's output (B, T, H) and the
+    last one (B, H), the same values as h[:, -1] (a training step that reads it gets its
+    gradient without a (B, T, H) gradient of zeros).
 
     The same mathematics, gate order (i, j, f, o), forget_bias added at run time and variables
     (rnn/basic_lstm_cell/kernel [I + H, 4H], bias [4H]) as the tutorial's cell, so checkpoints
@@ -156,4 +166,5 @@ def fused_lstm(X, num_hidden, forget_bias, shards=2):
     with tf1.variable_scope("rnn/basic_lstm_cell"):   # the names static_rnn gives them
         kernel = tf1.get_variable("kernel", [I + num_hidden, 4 * num_hidden])
         bias = tf1.get_variable("bias", [4 * num_hidden], initializer=tf1.zeros_initializer())
-    return library().fused_lstm(X, kernel, bias, forget_bias=forget_bias, shards=shards)[0]
+    h, _, _, last = library().fused_lstm(X, kernel, bias, forget_bias=forget_bias, shards=shards)
+    return h, last

@@ -186,6 +186,38 @@ def test_fused_row_beliefs_are_the_basic_cells(weights_and_batch):
 
 
 @pytest.mark.slow
+def test_fused_gradient_through_every_timestep_is_the_basic_cells(weights_and_batch):
+    """A loss that reads every timestep's output (the beliefs row by row) as well as the last
+    one: the fused op's gradient takes d h for all timesteps then, and agrees with the
+    tutorial's cell. And the training step's own gradient builds no (B, T, H) gradient: only
+    the last output's reaches the op (what makes it cheaper)."""
+    weights, x, y = weights_and_batch
+    grads = {}
+    for impl in ("basic", "fused"):
+        with tf.Graph().as_default() as graph:
+            g = train_rnn.build_graph(tiny_config(lstm_impl=impl, num_hidden=128), seed=0)
+            weights_of = dict(zip(("w_out", "b_out", "kernel", "bias"), tf1.trainable_variables()))
+            rows = g["row_beliefs"]                                       # (B, T, 10)
+            scale = np.linspace(-1, 1, 28 * 10, dtype=np.float32).reshape(28, 10)
+            loss = g["loss_op"] + tf.reduce_mean(tf.square(rows) * scale)
+            wanted = [weights_of["kernel"], weights_of["bias"]]
+            every, trained = tf.gradients(loss, wanted), tf.gradients(g["loss_op"], wanted)
+            if impl == "fused":   # d h of train_op's gradient and of the two above
+                assert sorted(str(op.inputs[5].shape) for op in graph.get_operations()
+                              if op.type == "FusedLstmGrad") == ["(0, 0, 0)", "(0, 0, 0)",
+                                                                 "(None, 28, 128)"]
+            with tf1.Session() as sess:
+                for name, var in weights_of.items():
+                    var.load(weights[name], sess)
+                grads[impl] = sess.run([every, trained], {g["X"]: x, g["Y"]: y})
+    for impl_grads, basic_grads in zip(grads["fused"], grads["basic"]):
+        for a, b in zip(impl_grads, basic_grads):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
+    # the loss on every row changes the gradient: the d h path is not idle
+    assert np.abs(grads["basic"][0][0] - grads["basic"][1][0]).max() > 1e-3
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("impl", ["basic", "fast", "fused"])
 def test_the_seed7_log_is_kept(impl, mnist_dir):
     """The same seed prints the same log: 600 steps of each implementation, byte for byte as
