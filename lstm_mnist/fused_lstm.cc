@@ -119,9 +119,9 @@ REGISTER_OP("FusedLstm")
     .Attr("forget_bias: float = 1.0")
     .Attr("shards: int = 2")
     .Output("h: float")      // (B, T, H): every timestep's output
-    .Output("last: float")   // (B, H): the last timestep's, what the tutorial's model reads
     .Output("cs: float")     // (B T, H): cell states, in the op's order, for the gradient
     .Output("gates: float")  // (B T, 4H): sigmoid(i), tanh(j), sigmoid(f + fb), sigmoid(o)
+    .Output("last: float")   // (B, H): the last timestep's h, what the tutorial's model reads
     .SetShapeFn([](InferenceContext* c) {
       ShapeHandle x, kernel;
       TF_RETURN_IF_ERROR(c->WithRank(c->input(0), 3, &x));
