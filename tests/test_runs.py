@@ -205,13 +205,31 @@ def test_a_full_disk_while_saving_is_one_line_and_loses_nothing(tmp_path, mnist_
     assert (out / "log.txt").read_text().splitlines()[1:] == expected
 
 
+def wait_until_tensorflow_loads(p, timeout=60):
+    """Until process `p` has TensorFlow's C++ library mapped: it is inside `import tensorflow`,
+    which goes on for about a second more. (A fixed sleep of 1 s had let a warm machine finish
+    predict.py before the signal came.)"""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/maps") as f:
+                if "libtensorflow_framework" in f.read():
+                    return
+        except OSError:   # it has just ended
+            break
+        time.sleep(0.005)
+    raise AssertionError(f"TensorFlow never started loading (exit {p.poll()})")
+
+
 @pytest.mark.parametrize("script", ["train_rnn.py", "predict.py"])
 def test_ctrl_c_while_tensorflow_loads_is_one_line(script, reference_run):
     folder, _ = reference_run   # predict.py loads TensorFlow for its model, a run to read
     args = ["--run", str(folder), "--test_index", "0"] if script == "predict.py" else []
+    # Ctrl-C's default action in the script, as from a terminal (a test worker may ignore it)
     p = subprocess.Popen([sys.executable, os.path.join(ROOT, script), *args],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    time.sleep(1.0)                             # modules, MNIST, TensorFlow: seconds to load
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    wait_until_tensorflow_loads(p)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130 and out == ""
