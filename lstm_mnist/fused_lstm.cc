@@ -279,11 +279,10 @@ class FusedLstmGradOp : public OpKernel {
       const float *g = G + r0 * T * 4 * H, *hs = Hs + r0 * T * H, *cs = Cs + r0 * T * H,
                   *dhs = dH + r0 * T * H;   // g, cs, dg, xh: row t n + r; hs, dhs: r T + t
       float* dg = dG + r0 * T * 4 * H;
-      Matrix dh_next = Matrix::Zero(n, H), dc = Matrix::Zero(n, H);  // from timestep t + 1
+      // d h_t and d c_t from timestep t + 1; at T - 1, d h_t is d last
+      Matrix dh_next = Eigen::Map<const Matrix>(dL + r0 * H, n, H), dc = Matrix::Zero(n, H);
       for (int64_t t = T - 1; t >= 0; --t) {
-        // d h_t: from t + 1, and from above: d last at T - 1 and d h (when given) at every t
-        if (t == T - 1) dh_next = Eigen::Map<const Matrix>(dL + r0 * H, n, H);
-        if (every_dh)
+        if (every_dh)   // d h_t from above too
           for (int64_t r = 0; r < n; ++r)
             for (int64_t k = 0; k < H; ++k) dh_next(r, k) += dhs[(r * T + t) * H + k];
         for (int64_t r = 0; r < n; ++r) {  // as LSTMBlockCellGrad, one row at a time
@@ -310,8 +309,8 @@ class FusedLstmGradOp : public OpKernel {
       }
       // [x_t, h_{t-1}, 1] for every row: one product gives the kernel's and bias's gradient.
       // Built again here, as the forward built them a timestep at a time: handing the
-      // forward's rows over as a fourth output made the op pair 1.06-1.13x slower in two
-      // side-by-side runs (by now they would be out of cache; built here, they are in it)
+      // forward's rows over as another output measured 1.06-1.13x slower (in one process,
+      // a comparison docs/speed.md found unreliable; built here, they are in cache)
       float* xh = XH + r0 * T * K;
       const float* xs = X + r0 * T * I;
       for (int64_t t = 0; t < T; ++t)
