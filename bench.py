@@ -25,7 +25,8 @@ Everything is warmed up before it is timed: bare once, in its long-lived session
 repeat, since each repeat is a fresh train() with its own session (its first --warmup steps are
 not timed). Repeats alternate between all of them, so that machine noise hits each alike; the
 table shows the median and the spread (min-max) of ms per step, the share of the real loop's
-time spent outside session.run, and the process's peak memory after each implementation.
+time spent outside session.run, the process's peak memory after each implementation, and the
+bare loop's page faults per step (memory faulted in again: see lstm_mnist/tf1.py).
 """
 import lstm_mnist  # noqa: F401  (first: a Ctrl-C while the rest loads is one line)
 import json
@@ -95,13 +96,14 @@ def table(result, args):
             f"{tf.__version__}" + (f", PyTorch {versions['torch']}" if "torch" in versions else "")
             + f", numpy {np.__version__}; {args.repeats} repeats of {args.steps} steps",
             f"{'what':<{width}} {'bare ms/step':>13} {'(min-max)':>13} {'loop ms/step':>13} "
-            f"{'(min-max)':>13} {'outside run':>12} {'peak RSS':>10}"]
+            f"{'(min-max)':>13} {'outside run':>12} {'peak RSS':>10} {'faults/step':>12}"]
     for impl, r in result["impls"].items():
         b, lp = r["bare_ms"], r["loop_ms"]
         rows.append(f"{impl:<{width}} {b['median']:>13.2f} {b['min']:>6.2f}-{b['max']:<6.2f} "
                     f"{lp['median']:>13.2f} {lp['min']:>6.2f}-{lp['max']:<6.2f} "
                     f"{r['outside_run_share']['median']:>11.1%} "
-                    f"{r['peak_rss_mib_after']:>6.0f} MiB")
+                    f"{r['peak_rss_mib_after']:>6.0f} MiB "
+                    f"{r['page_faults_per_step']['median']:>12.1f}")
     for name, r in result["peers"].items():
         m = r["ms"]
         how = (f"  {r['gflop_per_step']:.2f} GFLOP, {r['gflop_per_step'] / m['median'] * 1000:.0f}"

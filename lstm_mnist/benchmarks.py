@@ -77,18 +77,23 @@ class Bench:
         for _ in range(steps):
             x, y = mnist.train.next_batch(self.cfg.batch_size)
             self.feeds.append({self.g["X"]: x.reshape(shape), self.g["Y"]: y})
-        self.bare, self.loop, self.outside = [], [], []
+        self.bare, self.loop, self.outside, self.faults = [], [], [], []
 
     def warm_up(self):
         for feed in self.feeds[:self.warmup]:
             self.sess.run(self.g["train_op"], feed)
 
     def time_bare(self):
+        """ms per step of the bare loop, and its page faults per step (memory the process
+        had handed back to the kernel and faults in again: tf1.reuse_freed_memory)"""
         train_op = self.g["train_op"]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         start = time.perf_counter()
         for feed in self.feeds:
             self.sess.run(train_op, feed)
         self.bare.append((time.perf_counter() - start) / len(self.feeds) * 1000)
+        self.faults.append((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults)
+                           / len(self.feeds))
 
     def time_loop(self):
         cfg = types.SimpleNamespace(**dict(vars(self.cfg),
@@ -382,6 +387,7 @@ def measure(models, defaults, mnist, steps, repeats, warmup, progress=lambda r: 
         "peak_rss_mib_before": rss_before,
         "impls": {impl: {"bare_ms": summary(b.bare), "loop_ms": summary(b.loop),
                          "outside_run_share": summary(b.outside),
+                         "page_faults_per_step": summary(b.faults),
                          "peak_rss_mib_after": peak[impl]} for impl, b in benches.items()},
         "peers": {name: dict(ms=summary(p.times), **({"gflop_per_step": p.gflop,
                                                      "fastest_way": p.how}

@@ -1,6 +1,10 @@
-"""bench.py: the matrix-product floor, the timeline's split, the table and JSON. Speeds are not
-asserted (these machines are noisy); that the numbers are made the right way is."""
+"""bench.py: the matrix-product floor, the timeline's split, the table and JSON; the memory
+set-up that keeps a step's freed tensors for the next. Speeds are not asserted (these machines
+are noisy); that the numbers are made the right way is, and page faults are counted."""
 import json
+import os
+import subprocess
+import sys
 import types
 
 import numpy as np
@@ -9,6 +13,7 @@ import pytest
 import bench
 from lstm_mnist.settings import config_defaults
 from lstm_mnist import benchmarks, compiler
+from conftest import ROOT
 
 
 def test_the_floor_counts_the_fast_paths_products():
@@ -64,7 +69,9 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
                                     f"peak FMA, {cores} cores", "peak FMA, 1 core"}
     fast = result["impls"]["fast"]["bare_ms"]["all"]
     floor = result["peers"][f"floor, {cores} cores"]["ms"]["all"]
-    assert len(fast) == len(floor) == 2
+    faults = result["impls"]["fast"]["page_faults_per_step"]["all"]
+    assert len(fast) == len(floor) == len(faults) == 2
+    assert "faults/step" in printed.out
     assert result["fast_vs_floor"]["of_medians"] == pytest.approx(np.median(fast) /
                                                                   np.median(floor))
     fused = result["impls"]["fused"]["bare_ms"]["all"]
@@ -86,6 +93,41 @@ def test_bench_runs_end_to_end_and_says_how_to_add_pytorch(mnist_dir, tmp_path, 
     fused_ops = result["timeline"]["fused"]["core_ms_by_op_type"]
     assert set(fused_ops) >= {"FusedLstm", "FusedLstmGrad"} and "Sigmoid" not in fused_ops
     assert f"floor, {cores} cores" in printed.out and "matrix products" in printed.out
+
+
+# A "step" in a fresh process: three 8 MB blocks allocated, written and freed, as a training
+# step's tensors are; prints the page faults of five steps after two of warm-up.
+STEPS_OF_BIG_BLOCKS = """
+import ctypes, resource, sys
+if sys.argv[1] == "with_tf1":
+    import lstm_mnist.tf1
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def step():
+    blocks = [libc.malloc(8 << 20) for _ in range(3)]
+    for b in blocks:
+        ctypes.memset(b, 1, 8 << 20)
+    for b in blocks:
+        libc.free(b)
+step(), step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_freed_tensors_are_kept_for_the_next_step():
+    """Importing lstm_mnist.tf1 makes malloc keep freed blocks: after two steps, no page faults.
+    Without it, glibc hands 16 of the 24 MB back to the kernel each step (faults: 4 KB pages)."""
+    def faults(how):
+        out = subprocess.run([sys.executable, "-c", STEPS_OF_BIG_BLOCKS, how], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+        return int(out)
+    assert faults("with_tf1") < 100
+    assert faults("without") > 5 * (8 << 20) // os.sysconf("SC_PAGE_SIZE")
 
 
 def test_peak_fma_counts_this_cpus_widest_fmas():
