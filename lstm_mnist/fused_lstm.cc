@@ -12,14 +12,18 @@
 // between timesteps. The matrix products are fused_gemm.h's register-tiled kernel (1.4-1.5x
 // Eigen's GEMM on these shapes), on weights packed for it once per op run. Forward, each
 // timestep is one product, [x_t, h_{t-1}, 1] [kernel; bias], and the element-wise gate maths
-// runs row by row on its output while it is in cache. The shards are fixed by the batch, not
-// the thread count: the sums (the weight gradients) are the same on any machine.
-// Measured inside the op (docs/speed.md), per shard and op pair: forward 3.7 ms (its products
-// about 3.1); backward, the d h products 2.3, the weights' gradient 3.4-3.5, the gate maths
-// 0.5-0.8, the [x_t, h_{t-1}, 1] rows 0.1; the packing and the shards' sum 0.17 on one core.
+// runs row by row on its output while it is in cache. Backward, the weights' gradient is
+// summed a group of timesteps (about 256 rows) at a time, while the group's d gates are in
+// cache. The shards are fixed by the batch, not the thread count: the sums (the weight
+// gradients) are the same on any machine.
+// Measured inside the op (docs/speed.md), per shard and op pair, before the weights' gradient
+// went by groups: forward 3.7 ms (its products about 3.1); backward, the d h products 2.3, the
+// weights' gradient 3.4-3.5, the gate maths 0.5-0.8, the [x_t, h_{t-1}, 1] rows 0.1; the
+// packing and the shards' sum 0.17 on one core. By groups, the op pair took 0.85x the time
+// (five alternating processes each).
 //
 // Layout: x (B, T, I), h and d h (B, T, H) batch-major, as the graph has them. The cell states
-// and gates (outputs for the gradient only) and the gradient's own buffers are in the op's
+// and gates (outputs for the gradient only) and the gradient's group buffers are in the op's
 // order: shard by shard and, within a shard, timestep by timestep, so that a timestep of a
 // shard (n rows) is one contiguous block: row (r, t) of the shard's rows r0 .. r0 + n - 1 is
 // r0 T + t n + r. (Batch-major, the gradient's gate maths read rows 57 KB apart: 0.75-0.80 ms
@@ -250,13 +254,22 @@ class FusedLstmGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, kernel.shape(), &dkernel));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({4 * H}), &dbias));
     const int64_t S = shard_count(B, shards_), K = I + H + 1;  // rows of [x, h_prev, 1]
-    // per shard: its pre-activation gradients (n T, 4H) and its [x_t, h_{t-1}, 1] rows (n T, K),
-    // both in the op's order; its (K, 4H) share of the kernel and bias gradients, summed below
-    // in shard order
-    Tensor dgates, xh1, partial;
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B * T, 4 * H}),
-                                           &dgates));
-    OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({B * T, K}), &xh1));
+    // The kernel's and bias's gradient, [x, h, 1]^T d gates, is summed a group of timesteps
+    // at a time, as soon as the backward has their d gates: about 256 rows, the depth that
+    // fused_gemm::multiply_add takes in one pass. So a shard keeps only its group's d gates and
+    // rows (0.7 MB for 64 rows), not all T timesteps' (4.8 MB, written, then read back from
+    // memory): the op pair 0.85x the time, 11.56 ms against 13.55 (medians of five
+    // alternating processes each, 2026-12-03).
+    const int64_t n_max = (B + S - 1) / S;
+    const int64_t steps_per_group =
+        std::clamp<int64_t>(256 / std::max<int64_t>(n_max, 1), 1, std::max<int64_t>(T, 1));
+    // per shard: its group's pre-activation gradients (steps n, 4H) and [x_t, h_{t-1}, 1] rows
+    // (steps n, K), row (t - t0) n + r; its (K, 4H) share of the kernel and bias gradients,
+    // summed below in shard order
+    Tensor group, partial;
+    OP_REQUIRES_OK(ctx, ctx->allocate_temp(
+                            tensorflow::DT_FLOAT,
+                            TensorShape({S, steps_per_group * n_max, 4 * H + K}), &group));
     OP_REQUIRES_OK(ctx, ctx->allocate_temp(tensorflow::DT_FLOAT, TensorShape({S, K, 4 * H}),
                                            &partial));
     auto dW = rows_of(dkernel->flat<float>().data(), I + H, 4 * H, 4 * H);
@@ -270,18 +283,22 @@ class FusedLstmGradOp : public OpKernel {
                 *Hs = h.flat<float>().data(), *Cs = cs.flat<float>().data(),
                 *G = gates.flat<float>().data(), *dH = dh.flat<float>().data(),
                 *dL = dlast.flat<float>().data();
-    float *dG = dgates.flat<float>().data(), *XH = xh1.flat<float>().data(),
-          *P = partial.flat<float>().data();
+    float *Group = group.flat<float>().data(), *P = partial.flat<float>().data();
 
     // d h_{t-1} (n, H) = d gates_t (n, 4H) Wh^T (4H, H): Wh^T(c, k) is Wh(k, c), at W[(I + k) 4H + c]
     const fused_gemm::Packed wh_t(W + I * 4 * H, 4 * H, H, 1, 4 * H);
     for_each_shard(ctx, B, S, [&](int64_t s, int64_t r0, int64_t n) {
       const float *g = G + r0 * T * 4 * H, *hs = Hs + r0 * T * H, *cs = Cs + r0 * T * H,
-                  *dhs = dH + r0 * T * H;   // g, cs, dg, xh: row t n + r; hs, dhs: r T + t
-      float* dg = dG + r0 * T * 4 * H;
+                  *dhs = dH + r0 * T * H, *xs = X + r0 * T * I;   // g, cs: row t n + r;
+      float* dg = Group + s * steps_per_group * n_max * (4 * H + K);   // hs, dhs: r T + t
+      float* xh = dg + steps_per_group * n * 4 * H;
+      float* p = P + s * K * 4 * H;
+      std::fill_n(p, K * 4 * H, 0.0f);
       // d h_t and d c_t from timestep t + 1; at T - 1, d h_t is d last
       Matrix dh_next = Eigen::Map<const Matrix>(dL + r0 * H, n, H), dc = Matrix::Zero(n, H);
       for (int64_t t = T - 1; t >= 0; --t) {
+        const int64_t t0 = t / steps_per_group * steps_per_group;   // t's group's first
+        float* dg_t = dg + (t - t0) * n * 4 * H;
         if (every_dh)   // d h_t from above too
           for (int64_t r = 0; r < n; ++r)
             for (int64_t k = 0; k < H; ++k) dh_next(r, k) += dhs[(r * T + t) * H + k];
@@ -289,7 +306,8 @@ class FusedLstmGradOp : public OpKernel {
           const int64_t at = t * n + r;
           const float *gr = g + at * 4 * H, *c = cs + at * H;
           const float* c_prev = t > 0 ? c - n * H : nullptr;
-          float *dgr = dg + at * 4 * H, *dc_r = dc.data() + r * H, *dh_r = dh_next.data() + r * H;
+          float *dgr = dg_t + r * 4 * H, *dc_r = dc.data() + r * H,
+                *dh_r = dh_next.data() + r * H;
           each_element(H, [&](auto v, int64_t k) {
             using V = decltype(v);
             const V i = load<V>(gr + k), j = load<V>(gr + H + k), f = load<V>(gr + 2 * H + k),
@@ -305,20 +323,17 @@ class FusedLstmGradOp : public OpKernel {
           });
         }
         if (t > 0)  // d h_{t-1} = d gates_t Wh^T: (n, 4H) (4H, H)
-          wh_t.multiply(n, dg + t * n * 4 * H, 4 * H, 1, dh_next.data(), H, false);
+          wh_t.multiply(n, dg_t, 4 * H, 1, dh_next.data(), H, false);
+        if (t == t0) {   // the group is complete: its [x_t, h_{t-1}, 1] rows (built again
+          // here, as the forward built them a timestep at a time), then
+          // (K, 4H) += [x, h, 1]^T (K, rows) d gates (rows, 4H)
+          const int64_t steps = std::min(steps_per_group, T - t0);
+          for (int64_t u = 0; u < steps; ++u)
+            for (int64_t r = 0; r < n; ++r)
+              input_row(xh + (u * n + r) * K, xs, hs, r, t0 + u, T, I, H);
+          fused_gemm::multiply_add(K, 4 * H, steps * n, xh, 1, K, dg, 4 * H, p, 4 * H);
+        }
       }
-      // [x_t, h_{t-1}, 1] for every row: one product gives the kernel's and bias's gradient.
-      // Built again here, as the forward built them a timestep at a time: handing the
-      // forward's rows over as another output measured 1.06-1.13x slower (in one process,
-      // a comparison docs/speed.md found unreliable; built here, they are in cache)
-      float* xh = XH + r0 * T * K;
-      const float* xs = X + r0 * T * I;
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t r = 0; r < n; ++r) input_row(xh + (t * n + r) * K, xs, hs, r, t, T, I, H);
-      // (K, 4H) = [x, h, 1]^T (K, n T) d gates (n T, 4H)
-      float* p = P + s * K * 4 * H;
-      std::fill_n(p, K * 4 * H, 0.0f);
-      fused_gemm::multiply_add(K, 4 * H, n * T, xh, 1, K, dg, 4 * H, p, 4 * H);
     });
     // the shards' shares, summed in shard order: the same sums whatever ran where
     auto total = rows_of(P, K, 4 * H, 4 * H);
