@@ -119,14 +119,17 @@ class Packed {
   std::vector<float> data_;
 };
 
+// The depth multiply_add takes in one pass
+constexpr int64_t kDepthChunk = 256;
+
 // C (rows x cols) += A B, B's rows anywhere (B(p, j) at b[p b_k + j]), over a long depth: in
-// chunks of 256, each chunk of an NR-column panel of B copied into a zero-padded contiguous
-// buffer first (8 KB..16 KB, in L1 for all the tiles that use it: 88 GFLOP/s against 73 for
-// reading B's rows, 2 KB apart, in place, side by side on the weights' gradient's shape).
+// chunks of kDepthChunk, each chunk of an NR-column panel of B copied into a zero-padded
+// contiguous buffer first (8 KB..16 KB, in L1 for all the tiles that use it: 88 GFLOP/s against
+// 73 for reading B's rows, 2 KB apart, in place, side by side on the weights' gradient's shape).
 inline void multiply_add(int64_t rows, int64_t cols, int64_t depth, const float* a,
                          int64_t a_row, int64_t a_k, const float* b, int64_t b_k, float* c,
                          int64_t ldc) {
-  constexpr int64_t kc = 256;
+  constexpr int64_t kc = kDepthChunk;
   std::vector<float> panel(std::min(kc, depth) * NR);
   for (int64_t p0 = 0; p0 < depth; p0 += kc) {
     const int64_t d = std::min(kc, depth - p0);

@@ -19,8 +19,8 @@
 // Measured inside the op (docs/speed.md), per shard and op pair, before the weights' gradient
 // went by groups: forward 3.7 ms (its products about 3.1); backward, the d h products 2.3, the
 // weights' gradient 3.4-3.5, the gate maths 0.5-0.8, the [x_t, h_{t-1}, 1] rows 0.1; the
-// packing and the shards' sum 0.17 on one core. By groups, the op pair took 0.85x the time
-// (five alternating processes each).
+// packing and the shards' sum 0.17 on one core. By groups, the op pair took 0.85-0.87x the
+// time (alternating processes).
 //
 // Layout: x (B, T, I), h and d h (B, T, H) batch-major, as the graph has them. The cell states
 // and gates (outputs for the gradient only) and the gradient's group buffers are in the op's
@@ -255,14 +255,15 @@ class FusedLstmGradOp : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({4 * H}), &dbias));
     const int64_t S = shard_count(B, shards_), K = I + H + 1;  // rows of [x, h_prev, 1]
     // The kernel's and bias's gradient, [x, h, 1]^T d gates, is summed a group of timesteps
-    // at a time, as soon as the backward has their d gates: about 256 rows, the depth that
-    // fused_gemm::multiply_add takes in one pass. So a shard keeps only its group's d gates and
-    // rows (0.7 MB for 64 rows), not all T timesteps' (4.8 MB, written, then read back from
-    // memory): the op pair 0.85x the time, 11.56 ms against 13.55 (medians of five
-    // alternating processes each, 2026-12-03).
+    // at a time, as soon as the backward has their d gates: about kDepthChunk (256) rows, the
+    // depth that fused_gemm::multiply_add takes in one pass. So a shard keeps only its group's
+    // d gates and rows (0.7 MB for 64 rows), not all T timesteps' (4.8 MB, written, then read
+    // back from memory): the op pair 0.85-0.87x the time (11.56 ms against 13.55, and 14.79
+    // against 17.04 on a slower hour; medians of five alternating processes each, 2026-12-03).
     const int64_t n_max = (B + S - 1) / S;
     const int64_t steps_per_group =
-        std::clamp<int64_t>(256 / std::max<int64_t>(n_max, 1), 1, std::max<int64_t>(T, 1));
+        std::clamp<int64_t>(fused_gemm::kDepthChunk / std::max<int64_t>(n_max, 1), 1,
+                            std::max<int64_t>(T, 1));
     // per shard: its group's pre-activation gradients (steps n, 4H) and [x_t, h_{t-1}, 1] rows
     // (steps n, K), row (t - t0) n + r; its (K, 4H) share of the kernel and bias gradients,
     // summed below in shard order
