@@ -29,13 +29,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def reuse_freed_memory():
     """Have glibc's malloc keep freed memory for the next allocation instead of handing it back
     to the kernel. A training step allocates and frees the same tensors each step (the fused
-    LSTM's 7 MB of gates and as much of their gradient); by default glibc hands some of them back
-    (mmap below an adaptive threshold, trimming above another) and the next step faults them in
-    again, page by page, zeroed. With basic and fast sessions in the same process (bench.py) the
-    fused step took 190-430 page faults and 0.6-1.2 ms of kernel time a step; so, 0-9 faults
-    and 0.0-0.16 ms (docs/speed.md). Fixed thresholds: blocks up to 32 MB (glibc's largest)
-    come from the heap, and up to 256 MB of freed heap stays with the process.
-    Elsewhere than glibc (no mallopt) nothing is set."""
+    LSTM's 7 MB of gates, say); by default glibc hands some of them back (mmap below an adaptive
+    threshold, trimming above another) and the next step faults them in again, page by page,
+    zeroed. With basic and fast sessions in the same process, as bench.py has them, the fused
+    step took 190-430 page faults and 0.6-1.2 ms of kernel time a step; so, 0-9 faults and
+    0.0-0.16 ms (docs/speed.md). Fixed thresholds: blocks up to 32 MB (glibc's largest) come
+    from the heap, and up to 256 MB of freed heap stays with the process. Elsewhere than glibc
+    (no mallopt) nothing is set."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
         M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3   # malloc.h
