@@ -12,12 +12,14 @@ sys.path.insert(0, ROOT)
 
 import data  # noqa: E402
 
-# The longest test files first (their durations in a full run, 2026-11-29: the cluster checks
-# 234 s, test_runs 258, test_experiments 238, test_impls 164, test_predict 152, test_sweep 140):
-# with --dist loadfile each file runs on one worker, and a long file started last would keep
-# one core busy alone at the end while the other idles.
-LONGEST_FIRST = ("test_cluster.py", "test_runs.py", "test_experiments.py", "test_impls.py",
-                 "test_predict.py", "test_sweep.py")
+# The longest test files first (their durations in a full run, 2026-12-03: the cluster checks
+# 299 s, test_runs 219, test_loop 161, test_sweep 161, test_impls 159, test_predict 147,
+# test_experiments 126, test_page 112): with --dist loadfile each file runs on one worker, and
+# a long file started last keeps one core busy alone at the end while the other idles. (xdist
+# would reorder the files by their number of tests, which put the cluster's one 5-minute test
+# last: pytest.ini turns that off with --no-loadscope-reorder.)
+LONGEST_FIRST = ("test_cluster.py", "test_runs.py", "test_loop.py", "test_sweep.py",
+                 "test_impls.py", "test_predict.py", "test_experiments.py", "test_page.py")
 # the files whose slow tests build and load the fused LSTM op
 NEED_FUSED = ("test_impls.py", "test_bench.py")
 _op_build = None
