@@ -76,9 +76,17 @@ def stamp(target):
 
 
 def wanted(target):
-    """The requirements files' text the target needs: what its stamp records."""
-    files = NEEDS[target] + [NO_DEPS]
-    return "".join(open(os.path.join(ROOT, f)).read() for f in files)
+    """The requirements files' text the target needs, the files they include with -r too:
+    what its stamp records."""
+    return "".join(text_with_included(f) for f in NEEDS[target] + [NO_DEPS])
+
+
+def text_with_included(file):
+    """A requirements file's text, then that of each file it includes (-r), as pip reads them."""
+    text = open(os.path.join(ROOT, file)).read()
+    included = re.findall(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", text, re.M)
+    return text + "".join(text_with_included(os.path.join(os.path.dirname(file), f))
+                          for f in included)
 
 
 def main(target):
