@@ -87,20 +87,16 @@ def local(tmp_path_factory):
     return folder
 
 
-def test_the_same_sweep_on_the_cluster_gives_the_same_tables(cluster, local, tmp_path):
-    r = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address, *train_args(40))
-    assert r.returncode == 0, r.stderr
-    same_results(local, tmp_path)
-    assert not [f for f in os.listdir(tmp_path / "runs") if ".tmp-" in f or ".old-" in f]
-
-
 def run_folders(sweep_dir):
     """The sweep's run folders (not the hidden ones a folder is written in)."""
     runs = sweep_dir / "runs"
     return sorted(f for f in os.listdir(runs) if not f.startswith(".")) if runs.exists() else []
 
 
-def test_an_interrupted_sweep_resumes_on_the_cluster(cluster, local, tmp_path):
+def test_an_interrupted_sweep_resumes_on_the_cluster_to_the_local_tables(cluster, local,
+                                                                        tmp_path):
+    """Ctrl-C once a run came back, then the same command: the runs not done go to the
+    cluster, and the tables, logs and checkpoints are those of the same sweep run here."""
     p = sweep(*GRID, "--sweep_dir", str(tmp_path), "--ray", cluster[0].address,
               *train_args(40), background=True)
     deadline = time.time() + 300
@@ -117,6 +113,7 @@ def test_an_interrupted_sweep_resumes_on_the_cluster(cluster, local, tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"{len(done)} of 4 runs already done" in r.stderr
     same_results(local, tmp_path)
+    assert not [f for f in os.listdir(tmp_path / "runs") if ".tmp-" in f or ".old-" in f]
 
 
 def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_factory):
