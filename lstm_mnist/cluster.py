@@ -1,12 +1,13 @@
 """Runs on a Ray cluster: make_band.py and sweep.py with --ray ADDRESS.
 
-Each run is a Ray task asking for the cores one local run gets; on its worker it runs
-train_rnn.py with the same command line as the local runner, pinned to that many cores, in a
-scratch folder, and returns what it made (the run folder's files, or its log). Nothing assumes
-a shared filesystem: the project's code travels as the job's working_dir, an unfinished run the
-driver holds goes to the worker with its checkpoint, and the finished folder comes back to the
-driver, written atomically. Checkpoints are not streamed back while a run trains: a worker that
-dies costs that run's progress since the driver's copy, and Ray runs it again elsewhere.
+Each run is a Ray task asking for the cores one local run gets (at most the largest node's);
+on its worker it runs train_rnn.py with the same command line as the local runner, pinned to
+that many cores, in a scratch folder, and returns what it made (the run folder's files, or its
+log). Nothing assumes a shared filesystem: the project's code travels as the job's
+working_dir, an unfinished run the driver holds goes to the worker with its checkpoint, and the
+finished folder comes back to the driver, written atomically. Checkpoints are not streamed
+back while a run trains: a worker that dies costs that run's progress since the driver's copy,
+and Ray runs it again elsewhere.
 
 Ray is imported only here, and only with --ray.
 """
@@ -56,7 +57,17 @@ def connect(address):
         raise ClusterError(f"--ray {address}: cannot join the cluster "
                            f"({str(e).strip().splitlines()[0][:160]}); start one with "
                            "ray start --head, or give its address") from None
+    if largest_node(ray) < 1:
+        ray.shutdown()
+        raise ClusterError(f"--ray {address}: no node of that cluster has a CPU to train on; "
+                           "start a worker with ray start --address=<the head's address>")
     return ray
+
+
+def largest_node(ray):
+    """The most CPUs one live node of the cluster has: a run can't ask for more."""
+    return max([int(node.get("Resources", {}).get("CPU", 0)) for node in ray.nodes()
+                if node.get("Alive")], default=0)
 
 
 def read_folder(path):
@@ -107,10 +118,12 @@ def train_on_worker(args, cores, run_name=None, files=None):
 
 
 def run(ray, jobs, cores):
-    """Run runner.Jobs as Ray tasks of `cores` CPUs each; yield each one's runner.Outcome as it
-    ends, its run folder (if it has one) back in place first. Stopping early (Ctrl-C, or the
-    caller's error) cancels the rest."""
+    """Run runner.Jobs as Ray tasks of `cores` CPUs each, or as many as the largest node has
+    (a task asking for more would wait forever); yield each one's runner.Outcome as it ends,
+    its run folder (if it has one) back in place first. Stopping early (Ctrl-C, or the caller's
+    error) cancels the rest."""
     from lstm_mnist import runner
+    cores = max(1, min(cores, largest_node(ray)))
     task = ray.remote(num_cpus=cores, max_retries=RETRIES)(train_on_worker)
     pending = {}
     for job in jobs:

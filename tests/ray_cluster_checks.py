@@ -36,12 +36,15 @@ def cluster():
     c.shutdown()
 
 
-def sweep(*args, background=False):
+def sweep(*args, background=False, one_core=False):
+    """sweep.py with `args`; one_core: on one core of this machine (its runs get one each)."""
     cmd = [sys.executable, os.path.join(ROOT, "sweep.py"), *args]
+    pin = (lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})) if one_core else None
     if background:
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=ROOT)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT)
+                                cwd=ROOT, preexec_fn=pin)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT,
+                          preexec_fn=pin)
 
 
 def train_args(steps):
@@ -117,12 +120,13 @@ def test_an_interrupted_sweep_resumes_on_the_cluster_to_the_local_tables(cluster
 
 
 def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_factory):
-    """The node of the first run to train is removed mid-run; Ray runs it again on another."""
+    """The node of the sweep's one run is removed mid-run; Ray runs it again on another. (One
+    run here would get this machine's 2 cores; it asks the cluster for the 1 a node has.)"""
     c, workers = cluster
     workers.append(c.add_node(num_cpus=1))   # room for the lost run
     c.wait_for_nodes()
     nodes = {w.node_id[:8]: w for w in workers}
-    grid = ["optimizer=gradient_descent,adam", "--seeds", "1"]
+    grid = ["optimizer=adam", "--seeds", "1"]
     args = ["--", "--training_steps=1000", "--display_step=250", "--num_hidden=16",
             f"--data_dir={MNIST}"]
     p = sweep(*grid, "--sweep_dir", str(tmp_path), "--ray", c.address, *args, background=True)
@@ -142,9 +146,9 @@ def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_
     time.sleep(1)
     assert "Optimization Finished!" not in open(started[0]).read()
     local = tmp_path_factory.mktemp("local_removed")
-    r = sweep(*grid, "--sweep_dir", str(local), *args)
+    r = sweep(*grid, "--sweep_dir", str(local), *args, one_core=True)
     assert r.returncode == 0, r.stderr
-    same_results(local, tmp_path, runs=2)
+    same_results(local, tmp_path, runs=1)
 
 
 def test_a_band_on_the_cluster_has_the_local_bands_seed_logs(cluster, tmp_path):

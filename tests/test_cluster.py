@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 
 import pytest
 
@@ -79,3 +80,37 @@ def test_ctrl_c_between_the_two_renames_of_a_folder_swap(tmp_path, monkeypatch):
         atomic.replace_folder(run, {"log.txt": b"new"})
     assert len(calls) == 2 and cluster.read_folder(run) == {"log.txt": b"new"}
     assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+class FakeRay(types.SimpleNamespace):
+    """What cluster.py asks of the ray module, for a cluster of the given nodes."""
+    def __init__(self, nodes):
+        super().__init__(asked=[], shut=False, nodes=lambda: nodes, init=lambda **kw: None)
+
+    def shutdown(self):
+        self.shut = True
+
+    def remote(self, num_cpus, max_retries):
+        self.asked.append(num_cpus)
+        return lambda fn: fn
+
+
+def test_runs_ask_for_at_most_what_the_largest_node_has(monkeypatch):
+    """A run asking for more CPUs than any node has would wait forever: a sweep of one run
+    from a 2-core machine on a cluster of 1-core workers hung (seen 2026-12-03)."""
+    nodes = [{"Alive": True, "Resources": {"CPU": 1.0}}, {"Alive": True, "Resources": {"CPU": 3.0}},
+             {"Alive": False, "Resources": {"CPU": 8.0}}, {"Alive": True, "Resources": {}}]
+    for cores, asked in ((8, 3), (2, 2), (1, 1)):
+        ray = FakeRay(nodes)
+        assert list(cluster.run(ray, [], cores)) == [] and ray.asked == [asked]
+
+
+def test_a_cluster_without_a_cpu_is_one_line(monkeypatch):
+    ray = FakeRay([{"Alive": True, "Resources": {"CPU": 0.0}},
+                   {"Alive": False, "Resources": {"CPU": 4.0}}])
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    with pytest.raises(cluster.ClusterError) as e:
+        cluster.connect("auto")
+    assert str(e.value) == ("--ray auto: no node of that cluster has a CPU to train on; start a "
+                            "worker with ray start --address=<the head's address>")
+    assert ray.shut   # the driver left the cluster it joined
