@@ -95,7 +95,7 @@ class FakeRay(types.SimpleNamespace):
         return lambda fn: fn
 
 
-def test_runs_ask_for_at_most_what_the_largest_node_has(monkeypatch):
+def test_runs_ask_for_at_most_what_the_largest_node_has():
     """A run asking for more CPUs than any node has would wait forever: a sweep of one run
     from a 2-core machine on a cluster of 1-core workers hung (seen 2026-12-03)."""
     nodes = [{"Alive": True, "Resources": {"CPU": 1.0}}, {"Alive": True, "Resources": {"CPU": 3.0}},
