@@ -127,7 +127,8 @@ def test_a_worker_node_removed_while_its_run_trains(cluster, tmp_path, tmp_path_
     c.wait_for_nodes()
     nodes = {w.node_id[:8]: w for w in workers}
     grid = ["optimizer=adam", "--seeds", "1"]
-    args = ["--", "--training_steps=1000", "--display_step=250", "--num_hidden=16",
+    # long enough to outlast the node's removal: a run of 1000 steps once finished before it
+    args = ["--", "--training_steps=3000", "--display_step=500", "--num_hidden=16",
             f"--data_dir={MNIST}"]
     p = sweep(*grid, "--sweep_dir", str(tmp_path), "--ray", c.address, *args, background=True)
     deadline, started = time.time() + 300, []
