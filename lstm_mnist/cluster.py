@@ -57,14 +57,14 @@ def connect(address):
         raise ClusterError(f"--ray {address}: cannot join the cluster "
                            f"({str(e).strip().splitlines()[0][:160]}); start one with "
                            "ray start --head, or give its address") from None
-    if largest_node(ray) < 1:
+    if largest_node_cpus(ray) < 1:
         ray.shutdown()
         raise ClusterError(f"--ray {address}: no node of that cluster has a CPU to train on; "
                            "start a worker with ray start --address=<the head's address>")
     return ray
 
 
-def largest_node(ray):
+def largest_node_cpus(ray):
     """The most CPUs one live node of the cluster has: a run can't ask for more."""
     return max([int(node.get("Resources", {}).get("CPU", 0)) for node in ray.nodes()
                 if node.get("Alive")], default=0)
@@ -123,7 +123,7 @@ def run(ray, jobs, cores):
     its run folder (if it has one) back in place first. Stopping early (Ctrl-C, or the caller's
     error) cancels the rest."""
     from lstm_mnist import runner
-    cores = max(1, min(cores, largest_node(ray)))
+    cores = max(1, min(cores, largest_node_cpus(ray)))
     task = ray.remote(num_cpus=cores, max_retries=RETRIES)(train_on_worker)
     pending = {}
     for job in jobs:
